@@ -1,0 +1,65 @@
+"""Validation of user input with messages that name the argument and what was expected.
+
+Library code calls these instead of ``assert`` so that bad input is a ``ValueError`` or
+``TypeError`` a view can show as a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["check_matrix", "check_finite", "check_same_rows", "check_int", "check_float"]
+
+
+def check_matrix(name: str, x: torch.Tensor, *, cols: int | None = None, min_rows: int = 1) -> torch.Tensor:
+    """Require a 2-D tensor with at least ``min_rows`` rows (and exactly ``cols`` columns)."""
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (n, d), got shape {tuple(x.shape)}")
+    if x.shape[0] < min_rows:
+        raise ValueError(f"{name}: expected at least {min_rows} rows, got {x.shape[0]}")
+    if cols is not None and x.shape[1] != cols:
+        raise ValueError(f"{name}: expected {cols} columns, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_finite(name: str, x: torch.Tensor) -> torch.Tensor:
+    """Require every entry to be finite (no NaN or inf)."""
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name}: contains {bad} NaN or infinite value(s); clean or drop those rows first")
+    return x
+
+
+def check_same_rows(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Require paired inputs to have the same number of rows."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{name_a} and {name_b}: expected paired rows (the same count), got {a.shape[0]} and {b.shape[0]}"
+        )
+
+
+def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
+    """Require an integer in ``[lo, hi]`` (bounds inclusive, either may be open)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        lo_s = "-inf" if lo is None else str(lo)
+        hi_s = "inf" if hi is None else str(hi)
+        raise ValueError(f"{name}: expected an int in [{lo_s}, {hi_s}], got {v}")
+    return v
+
+
+def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | None = None) -> float:
+    """Require a real number in ``[lo, hi]``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: expected a number, got bool")
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}") from exc
+    if v != v or (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{name}: expected a number in [{lo}, {hi}], got {value!r}")
+    return v

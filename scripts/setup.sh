@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install Ortholab and everything it needs into the current Python environment.
+#   bash scripts/setup.sh          runtime (dashboard, notebooks, MiniLM, Dask)
+#   bash scripts/setup.sh test     + test tools and Debian's Chromium for browser tests
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+
+# A plain `torch` requirement with no torch installed can pull a multi-GB CUDA build. Install
+# the CPU build 2.13.0 first where torch is missing; a machine that already has torch (for
+# example a CUDA build on a GPU box) keeps it, since pyproject's range accepts it.
+if ! "$PY" -c "import torch" >/dev/null 2>&1; then
+  echo "[setup] installing torch 2.13.0"
+  "$PY" -m pip install --quiet "torch==2.13.0"
+fi
+
+extras="text,scale"
+if [ "${1:-}" = "test" ]; then extras="text,scale,test"; fi
+echo "[setup] installing ortholab[$extras]"
+"$PY" -m pip install --quiet -e ".[$extras]"
+
+if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  echo "[setup] installing Debian's chromium for the browser tests"
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+echo "[setup] done"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run every test: unit, property, view logic, browser (Chromium) and
+# notebook executions. Extra arguments go to pytest, e.g. -m "not browser" or -k alignment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export ORTHOLAB_SMOKE=1
+exec "${PYTHON:-python3}" -m pytest "$@"

@@ -1,0 +1,96 @@
+"""Shared fixtures: the served dashboard and a Playwright browser on the system Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+def _chromium_path() -> str | None:
+    for candidate in (os.environ.get("ORTHOLAB_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Point pytest-playwright at the system Chromium (no browser download happens here)."""
+    path = _chromium_path()
+    if path is None:
+        pytest.fail("browser tests need Chromium: apt-get install -y chromium (scripts/test.sh does this)")
+    return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_ARGS, "headless": True}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(tmp_path_factory):
+    """Serve the real dashboard on localhost for the session; yields its base URL."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "ORTHOLAB_RUNS": str(tmp_path_factory.mktemp("runs")), "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "widgets.cli", "serve", "--port", str(port), "--address", "127.0.0.1", "--no-show"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/", timeout=5) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the dashboard did not start; its log:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class ConsoleLog:
+    """Errors a page logged: console.error messages and uncaught exceptions."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+
+@pytest.fixture
+def console(page):
+    """Collects the page's console errors; assert ``console.errors == []`` at the end."""
+    return ConsoleLog(page)

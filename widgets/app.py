@@ -1,0 +1,145 @@
+"""The dashboard: an index page and one page per study, in one shared template.
+
+Study pages are registered in :data:`STUDIES`. A study's view lives in ``widgets.<route>``
+and exposes ``create_view()``, which returns a fresh Panel object for each browser session.
+A study whose module does not exist yet gets a page that says so; one whose module fails to
+import gets an error message (the details go to the server log), never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import panel as pn
+
+from widgets.common import device_badge
+
+__all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve"]
+
+log = logging.getLogger("ortholab")
+
+TITLE = "Ortholab"
+
+
+@dataclass(frozen=True)
+class StudyPage:
+    route: str  # URL path and module name under widgets/
+    title: str
+    blurb: str  # one paragraph for the index card
+
+    @property
+    def module(self) -> str:
+        return f"widgets.{self.route}"
+
+
+STUDIES: tuple[StudyPage, ...] = (
+    StudyPage(
+        "householder",
+        "Householder latent directions",
+        "A generator whose first layer is a low-rank orthogonal projector built from Householder "
+        "reflections. Discover its latent directions, traverse them, and score them against the "
+        "ground-truth factors, beside SeFa and random directions.",
+    ),
+    StudyPage(
+        "alignment",
+        "Representation alignment via orthogonal maps",
+        "Fit one orthogonal map between two models' embedding spaces and watch retrieval go from "
+        "chance to near perfect; the map fitted on images also aligns text.",
+    ),
+    StudyPage(
+        "threephase",
+        "3PT rotation drift",
+        "The Three-Phase Transformer's per-block Givens rotations, trained against a RoPE-only "
+        "baseline, and the drift of the rotation angles across depth and training time.",
+    ),
+    StudyPage(
+        "odis",
+        "ODiS orthogonal data selection",
+        "Score documents on many quality dimensions, decorrelate them with PCA, and select the top "
+        "of each orthogonal dimension; compare with top-by-average and random selections.",
+    ),
+)
+
+
+def _template(title: str, main: list[Any]) -> pn.template.BootstrapTemplate:
+    nav = pn.Column(
+        pn.pane.Markdown("### Studies"),
+        pn.pane.HTML('<a href="./">Overview</a>', margin=(0, 10)),
+        *[pn.pane.HTML(f'<a href="./{s.route}">{s.title}</a>', margin=(0, 10)) for s in STUDIES],
+    )
+    return pn.template.BootstrapTemplate(
+        title=f"{TITLE}: {title}" if title != TITLE else TITLE,
+        sidebar=[nav, device_badge()],
+        main=main,
+        header_background="#3b5b92",
+        sidebar_width=260,
+    )
+
+
+def build_index() -> pn.template.BootstrapTemplate:
+    """The index page: what the lab is, one card per study."""
+    intro = pn.pane.Markdown(
+        "## An interactive lab for orthogonality in neural networks\n"
+        "Four studies, each a working experiment you can steer: move a control and the "
+        "computation behind the figure runs again on this machine's device. Every number comes "
+        "from `lab`, the compute package, and can be reproduced from a script or a notebook.",
+        sizing_mode="stretch_width",
+    )
+    cards = [
+        pn.Card(
+            pn.pane.Markdown(f"{s.blurb}\n\n[Open the {s.title} study](./{s.route})"),
+            title=s.title,
+            collapsible=False,
+            sizing_mode="stretch_width",
+        )
+        for s in STUDIES
+    ]
+    return _template(TITLE, [intro, pn.FlexBox(*cards, sizing_mode="stretch_width")])
+
+
+def _study_body(study: StudyPage) -> Any:
+    if importlib.util.find_spec(study.module) is None:
+        return pn.pane.Alert(
+            f"The {study.title} study is not built yet. Its page will appear here once the "
+            f"`{study.module}` view lands.",
+            alert_type="info",
+        )
+    try:
+        module = importlib.import_module(study.module)
+        return module.create_view()
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, the log the traceback
+        log.exception("could not build the %s page", study.route)
+        return pn.pane.Alert(f"The {study.title} page could not be built: {type(exc).__name__}: {exc}",
+                             alert_type="danger")
+
+
+def build_study_page(route: str) -> pn.template.BootstrapTemplate:
+    """The page of one study, built fresh (called once per browser session)."""
+    study = {s.route: s for s in STUDIES}.get(route)
+    if study is None:
+        raise ValueError(f"route: expected one of {[s.route for s in STUDIES]}, got {route!r}")
+    return _template(study.title, [_study_body(study)])
+
+
+def routes() -> dict[str, Callable[[], Any]]:
+    """URL path -> page factory; Panel calls each factory once per session."""
+    table: dict[str, Callable[[], Any]] = {"/": build_index}
+    for s in STUDIES:
+        table[f"/{s.route}"] = (lambda r=s.route: build_study_page(r))
+    return table
+
+
+def serve(port: int = 5006, address: str | None = None, show: bool = True, **kwargs: Any) -> None:
+    """Serve the dashboard (blocking)."""
+    pn.extension("plotly", "tabulator", notifications=True)
+    websocket_origin = kwargs.pop("websocket_origin", None)
+    if websocket_origin is None and address in (None, "127.0.0.1", "localhost", "0.0.0.0"):
+        websocket_origin = [f"localhost:{port}", f"127.0.0.1:{port}"]
+        if address == "0.0.0.0":
+            websocket_origin = ["*"]
+    pn.serve(routes(), port=port, address=address, show=show, title=TITLE,
+             websocket_origin=websocket_origin, **kwargs)

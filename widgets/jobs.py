@@ -1,0 +1,136 @@
+"""Long work off the event loop: a background thread, a progress bar, a Stop button.
+
+Lab functions that take time accept ``progress(fraction, message="", **partial)`` and
+``should_stop() -> bool`` callbacks. :class:`BackgroundJob` runs such a function in a thread
+and, on the session's event loop (a periodic callback), moves the progress bar and hands the
+latest partial results to the view, so Bokeh models are only touched from the loop's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import panel as pn
+import param
+
+from widgets.common import ErrorBox
+
+__all__ = ["BackgroundJob"]
+
+Work = Callable[[Callable[..., None], Callable[[], bool]], Any]
+
+
+class BackgroundJob(param.Parameterized):
+    """Run one job at a time in a thread, with progress, partial results and Stop."""
+
+    running = param.Boolean(default=False, doc="Whether a job is in flight.")
+    fraction = param.Number(default=0.0, bounds=(0.0, 1.0), doc="Progress of the job in flight.")
+    message = param.String(default="", doc="Last progress message.")
+
+    def __init__(self, name: str = "job", poll_ms: int = 250, **params: Any) -> None:
+        super().__init__(**params)
+        self.label = name
+        self.poll_ms = poll_ms
+        self.errors = ErrorBox()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending: dict[str, Any] = {}
+        self._outcome: tuple[str, Any] | None = None
+        self._on_partial: Callable[[dict], None] | None = None
+        self._on_done: Callable[[Any], None] | None = None
+        self._callback = None
+        self.progress_bar = pn.indicators.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width")
+        self.status = pn.pane.Markdown("", margin=(0, 10))
+        self.stop_button = pn.widgets.Button(label="Stop", button_type="warning", disabled=True, width=90)
+        self.stop_button.on_click(lambda _e: self.stop())
+
+    # ------------------------------------------------------------------ worker side
+    def _progress(self, fraction: float, message: str = "", **partial: Any) -> None:
+        with self._lock:
+            self._pending["fraction"] = max(0.0, min(1.0, float(fraction)))
+            self._pending["message"] = message
+            if partial:
+                self._pending.setdefault("partial", {}).update(partial)
+
+    def _run(self, work: Work) -> None:
+        try:
+            result = work(self._progress, self._stop.is_set)
+            outcome = ("stopped" if self._stop.is_set() else "done", result)
+        except Exception as exc:  # noqa: BLE001 - reported on the page
+            outcome = ("error", exc)
+        with self._lock:
+            self._outcome = outcome
+
+    # ------------------------------------------------------------------ loop side
+    def start(self, work: Work, *, on_partial: Callable[[dict], None] | None = None,
+              on_done: Callable[[Any], None] | None = None) -> bool:
+        """Start ``work(progress, should_stop)`` in a thread; False if one is already running."""
+        if self.running:
+            return False
+        self.errors.clear()
+        self._stop.clear()
+        self._pending, self._outcome = {}, None
+        self._on_partial, self._on_done = on_partial, on_done
+        self.running, self.fraction, self.message = True, 0.0, "starting…"
+        self.progress_bar.visible, self.progress_bar.value = True, 0
+        self.stop_button.disabled = False
+        self.status.object = f"{self.label}: starting…"
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=f"ortholab-{self.label}")
+        self._thread.start()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self._callback = pn.state.add_periodic_callback(self.poll, period=self.poll_ms)
+        return True
+
+    def stop(self) -> None:
+        """Ask the job to stop at its next ``should_stop()`` check."""
+        self._stop.set()
+        self.status.object = f"{self.label}: stopping…"
+
+    def poll(self) -> None:
+        """Move pending progress and partial results into the view (runs on the event loop)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            outcome = self._outcome
+        if "fraction" in pending:
+            self.fraction = pending["fraction"]
+            self.message = pending.get("message", "")
+            self.progress_bar.value = int(1000 * self.fraction)
+            self.status.object = f"{self.label}: {self.message}" if self.message else f"{self.label}: {self.fraction:.0%}"
+        if pending.get("partial") and self._on_partial is not None:
+            try:
+                self._on_partial(pending["partial"])
+            except Exception as exc:  # noqa: BLE001
+                self.errors.show(exc)
+        if outcome is not None and self.running:
+            self._finish(*outcome)
+
+    def _finish(self, state: str, value: Any) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        self.running = False
+        self.stop_button.disabled = True
+        self.progress_bar.visible = False
+        if state == "error":
+            self.errors.show(value)
+            self.status.object = f"{self.label}: failed"
+            return
+        self.status.object = f"{self.label}: {'stopped' if state == 'stopped' else 'finished'}"
+        if self._on_done is not None:
+            try:
+                self._on_done(value)
+            except Exception as exc:  # noqa: BLE001
+                self.errors.show(exc)
+
+    def wait(self, timeout: float = 600.0) -> None:
+        """Block until the job ends and deliver its results (for tests and notebooks)."""
+        deadline = time.monotonic() + timeout
+        while self._thread is not None and self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(0.05)
+        self.poll()
+
+    def __panel__(self):
+        return pn.Column(pn.Row(self.progress_bar, self.stop_button), self.status, self.errors, sizing_mode="stretch_width")
