@@ -94,3 +94,38 @@ class ConsoleLog:
 def console(page):
     """Collects the page's console errors; assert ``console.errors == []`` at the end."""
     return ConsoleLog(page)
+
+
+class DashboardUI:
+    """Small verbs for browser tests over Panel pages (Playwright locators pierce shadow DOM)."""
+
+    def __init__(self, page):
+        self.page = page
+
+    def plot(self, nth: int = 0):
+        """The nth Plotly figure element on the page, after it has rendered."""
+        loc = self.page.locator(".js-plotly-plot").nth(nth)
+        loc.wait_for(timeout=60_000)
+        return loc
+
+    def plot_data(self, nth: int = 0) -> str:
+        """The figure's trace data as a JSON string (compare before/after an interaction)."""
+        return self.plot(nth).evaluate("el => JSON.stringify(el.data)")
+
+    def wait_plot_change(self, before: str, nth: int = 0, timeout: int = 60_000) -> str:
+        handle = self.plot(nth).element_handle()
+        self.page.wait_for_function("([el, b]) => JSON.stringify(el.data) !== b", arg=[handle, before], timeout=timeout)
+        return self.plot_data(nth)
+
+    def nudge_slider(self, nth: int = 0, steps: int = 3, key: str = "ArrowRight") -> None:
+        """Move the nth slider on the page by ``steps`` keyboard steps (fires value_throttled)."""
+        handle = self.page.locator(".noUi-handle").nth(nth)
+        handle.wait_for(timeout=60_000)
+        handle.focus()
+        for _ in range(steps):
+            handle.press(key)
+
+
+@pytest.fixture
+def ui(page):
+    return DashboardUI(page)
