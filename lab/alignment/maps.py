@@ -1,0 +1,372 @@
+"""Maps between two embedding spaces fitted on paired rows: orthogonal, linear, MLP.
+
+Every aligner follows the estimator habits of the lab: keyword-only hyper-parameters, no work
+in ``__init__``, ``fit`` returns ``self``, fitted state ends in ``_``. All of them expose
+
+    transform(X) -> (n, d_y)           X mapped into the target space
+    fit(X, Y) or fit(chunks)           chunks: an iterable of (X_chunk, Y_chunk) pairs
+
+The orthogonal and linear maps fit from sufficient statistics (row count, column sums,
+X^T Y and, for the linear map, X^T X), so they stream over row chunks and N larger than
+memory works. The MLP is a small baseline and needs the rows in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import torch
+
+from lab.checks import check_finite, check_float, check_int, check_matrix, check_same_rows
+from lab.device import as_tensor, pick_device
+
+__all__ = [
+    "ProcrustesAligner",
+    "LinearMapAligner",
+    "MLPAligner",
+    "CrossStats",
+    "cross_statistics",
+    "orthogonality_error",
+    "make_aligner",
+    "MAP_TYPES",
+]
+
+MAP_TYPES = ("orthogonal", "linear", "mlp")
+
+
+# ----------------------------------------------------------------------------- statistics
+@dataclass
+class CrossStats:
+    """Sufficient statistics of paired rows for the orthogonal and linear maps."""
+
+    n: int  # rows seen so far
+    sum_x: torch.Tensor  # (d_x,) column sums of X
+    sum_y: torch.Tensor  # (d_y,) column sums of Y
+    xty: torch.Tensor  # (d_x, d_y) X^T Y, uncentred
+    xtx: torch.Tensor | None  # (d_x, d_x) X^T X, only when the linear map asks for it
+
+    def centred_cross(self, center: bool) -> torch.Tensor:
+        """(d_x, d_y) Xc^T Yc = X^T Y - n mu_x mu_y^T (or X^T Y when not centring)."""
+        if not center:
+            return self.xty
+        # Note [centring after accumulation]: Xc^T Yc = X^T Y - sum_x sum_y^T / n. Exact in
+        # arithmetic; in float32 it loses digits when |mean| >> spread, so the accumulators
+        # run in the caller's dtype and tests use float64. For unit-norm embeddings the means
+        # are O(1) and the loss is negligible at the precision Procrustes needs.
+        return self.xty - torch.outer(self.sum_x, self.sum_y) / self.n
+
+    def centred_gram(self, center: bool) -> torch.Tensor:
+        assert self.xtx is not None  # internal: only the linear map calls this
+        if not center:
+            return self.xtx
+        return self.xtx - torch.outer(self.sum_x, self.sum_x) / self.n
+
+
+def _pairs(X: Any, Y: Any) -> Iterable[tuple[Any, Any]]:
+    """Normalise fit's two calling styles into an iterable of (X_chunk, Y_chunk)."""
+    if Y is not None:
+        return [(X, Y)]
+    if isinstance(X, torch.Tensor) or hasattr(X, "__array__"):
+        raise ValueError("Y: required when X is an array; pass fit(X, Y) or fit(chunks) with (X, Y) pairs")
+    try:
+        return iter(X)
+    except TypeError as exc:
+        raise TypeError(f"X: expected an array or an iterable of (X_chunk, Y_chunk), got {type(X).__name__}") from exc
+
+
+def cross_statistics(
+    X: Any,
+    Y: Any = None,
+    *,
+    with_gram: bool = False,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    chunk_rows: int = 65536,
+) -> CrossStats:
+    """Accumulate :class:`CrossStats` over paired rows or over an iterable of chunks.
+
+    In-memory inputs are also processed ``chunk_rows`` rows at a time, so a numpy array that
+    lives on the host is moved to the device one slice at a time.
+    """
+    chunk_rows = check_int("chunk_rows", chunk_rows, lo=1)
+    stats: CrossStats | None = None
+    dev = None if device is None else pick_device(device)
+    for k, pair in enumerate(_pairs(X, Y)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"X: chunk {k} should be an (X_chunk, Y_chunk) pair, got {type(pair).__name__}")
+        xa, ya = pair
+        n_rows = int(xa.shape[0]) if hasattr(xa, "shape") else len(xa)
+        for start in range(0, max(n_rows, 1), chunk_rows):
+            xs = as_tensor(xa[start : start + chunk_rows], name="X", device=dev, dtype=dtype)
+            ys = as_tensor(ya[start : start + chunk_rows], name="Y", device=xs.device, dtype=dtype or xs.dtype)
+            check_matrix("X", xs)
+            check_matrix("Y", ys)
+            check_same_rows("X", xs, "Y", ys)
+            check_finite("X", xs)
+            check_finite("Y", ys)
+            if stats is None:
+                dx, dy = xs.shape[1], ys.shape[1]
+                stats = CrossStats(
+                    0,
+                    xs.new_zeros(dx),
+                    xs.new_zeros(dy),
+                    xs.new_zeros(dx, dy),
+                    xs.new_zeros(dx, dx) if with_gram else None,
+                )
+            if xs.shape[1] != stats.sum_x.shape[0] or ys.shape[1] != stats.sum_y.shape[0]:
+                raise ValueError(
+                    f"X, Y: chunk {k} has widths ({xs.shape[1]}, {ys.shape[1]}), earlier chunks had "
+                    f"({stats.sum_x.shape[0]}, {stats.sum_y.shape[0]})"
+                )
+            stats.n += xs.shape[0]
+            stats.sum_x += xs.sum(0)
+            stats.sum_y += ys.sum(0)
+            stats.xty += xs.T @ ys  # (d_x, d_y)
+            if with_gram:
+                stats.xtx += xs.T @ xs  # (d_x, d_x)
+    if stats is None or stats.n == 0:
+        raise ValueError("X: expected at least one row, got an empty input")
+    return stats
+
+
+def orthogonality_error(R: Any) -> float:
+    """||R^T R - I||_F (or ||R R^T - I||_F for a wide R): 0 for an orthogonal map.
+
+    For a (d_x, d_y) map with d_x != d_y the Gram matrix of the smaller side is used, so a
+    semi-orthogonal map (orthonormal columns or rows) also scores 0.
+    """
+    R = as_tensor(R, name="R")
+    check_matrix("R", R)
+    gram = R.T @ R if R.shape[0] >= R.shape[1] else R @ R.T  # (k, k), k = min(d_x, d_y)
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+    return float(torch.linalg.matrix_norm(gram - eye))
+
+
+# ----------------------------------------------------------------------------- orthogonal
+class ProcrustesAligner:
+    """The orthogonal map that best carries X onto Y (orthogonal Procrustes).
+
+    Y ~ (X - mean_x_) @ rotation_ + mean_y_ with rotation_ orthogonal. With M = Xc^T Yc and
+    its SVD M = U S V^T, the minimiser of ||Xc R - Yc||_F over orthogonal R is R = U V^T.
+
+    Parameters
+    ----------
+    center : subtract each side's own mean before fitting (else the means are zero).
+    allow_reflection : True fits over O(d); False restricts to SO(d) (det R = +1).
+    normalize : L2-normalise every row of X and Y before anything else (the paper's habit
+        for contrastive embeddings). Off by default so the map is the plain Procrustes fit.
+    device, dtype : where and in what precision to fit; default: the input's own.
+    chunk_rows : rows moved to the device at a time when streaming.
+
+    Attributes
+    ----------
+    rotation_ : (d_x, d_y); orthogonal when d_x == d_y, else orthonormal on the smaller side.
+    mean_x_, mean_y_ : (d_x,), (d_y,) anchor means (zeros when ``center=False``).
+    singular_values_ : (min(d_x, d_y),) singular values of Xc^T Yc, descending.
+    n_samples_ : rows the fit saw.
+    """
+
+    def __init__(self, *, center: bool = True, allow_reflection: bool = True, normalize: bool = False,
+                 device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                 chunk_rows: int = 65536) -> None:
+        self.center = center
+        self.allow_reflection = allow_reflection
+        self.normalize = normalize
+        self.device = device
+        self.dtype = dtype
+        self.chunk_rows = chunk_rows
+
+    def _prep(self, chunks: Iterable[tuple[Any, Any]]) -> Iterable[tuple[Any, Any]]:
+        for xa, ya in chunks:
+            xa = as_tensor(xa, name="X", device=self.device, dtype=self.dtype)
+            ya = as_tensor(ya, name="Y", device=xa.device, dtype=self.dtype or xa.dtype)
+            yield (torch.nn.functional.normalize(xa, dim=-1), torch.nn.functional.normalize(ya, dim=-1))
+
+    def fit(self, X: Any, Y: Any = None) -> "ProcrustesAligner":
+        """Fit on paired rows ``X`` (n, d_x), ``Y`` (n, d_y), or on an iterable of chunk pairs."""
+        pairs = _pairs(X, Y)
+        if self.normalize:
+            pairs = self._prep(pairs)
+        stats = cross_statistics(pairs, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
+        M = stats.centred_cross(bool(self.center))  # (d_x, d_y)
+        U, S, Vh = torch.linalg.svd(M, full_matrices=False)  # U (d_x, k), S (k,), Vh (k, d_y)
+        if not self.allow_reflection:
+            if M.shape[0] != M.shape[1]:
+                raise ValueError(
+                    f"allow_reflection: SO(d) needs square maps, got X width {M.shape[0]} and Y width {M.shape[1]}"
+                )
+            # Note [SO(d) by flipping the last singular vector]: if det(U V^T) = -1, the best
+            # rotation flips the direction with the smallest singular value, the cheapest one
+            # to get wrong: R = U diag(1, ..., 1, -1) V^T.
+            if torch.linalg.det(U @ Vh) < 0:
+                U = U.clone()
+                U[:, -1] = -U[:, -1]
+        # Note [tied singular values]: when M has repeated (or zero) singular values, e.g.
+        # fewer anchors than dimensions, U and V are not unique and neither is R; every choice
+        # gives the same residual on the anchors but differs off them. torch's choice is kept.
+        self.rotation_ = U @ Vh  # (d_x, d_y)
+        self.singular_values_ = S
+        self.n_samples_ = stats.n
+        if self.center:
+            self.mean_x_ = stats.sum_x / stats.n
+            self.mean_y_ = stats.sum_y / stats.n
+        else:
+            self.mean_x_ = torch.zeros_like(stats.sum_x)
+            self.mean_y_ = torch.zeros_like(stats.sum_y)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "rotation_"):
+            raise ValueError("ProcrustesAligner: call fit(X, Y) before transform")
+
+    def transform(self, X: Any) -> torch.Tensor:
+        """(n, d_x) -> (n, d_y): (X - mean_x_) @ rotation_ + mean_y_ on X's device."""
+        self._check_fitted()
+        X = as_tensor(X, name="X", device=self.device)
+        check_matrix("X", X, cols=self.rotation_.shape[0])
+        if self.normalize:
+            X = torch.nn.functional.normalize(X, dim=-1)
+        R = self.rotation_.to(X.device, X.dtype)
+        return (X - self.mean_x_.to(X)) @ R + self.mean_y_.to(X)
+
+    def inverse_transform(self, Y: Any) -> torch.Tensor:
+        """(n, d_y) -> (n, d_x): the map back, (Y - mean_y_) @ rotation_.T + mean_x_."""
+        self._check_fitted()
+        Y = as_tensor(Y, name="Y", device=self.device)
+        check_matrix("Y", Y, cols=self.rotation_.shape[1])
+        R = self.rotation_.to(Y.device, Y.dtype)
+        return (Y - self.mean_y_.to(Y)) @ R.T + self.mean_x_.to(Y)
+
+    @property
+    def matrix_(self) -> torch.Tensor:
+        """The linear part of the map (shared name across aligners)."""
+        self._check_fitted()
+        return self.rotation_
+
+
+# ----------------------------------------------------------------------------- linear
+class LinearMapAligner:
+    """The unconstrained least-squares map: argmin_W ||Xc W - Yc||^2 + ridge ||W||^2.
+
+    The baseline the orthogonal map is compared with. With fewer anchors than dimensions and
+    ``ridge=0`` the problem is underdetermined and the minimum-norm solution (pseudo-inverse)
+    is returned.
+
+    Attributes: ``weight_`` (d_x, d_y), ``mean_x_``, ``mean_y_``, ``n_samples_``.
+    """
+
+    def __init__(self, *, center: bool = True, ridge: float = 0.0, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None, chunk_rows: int = 65536) -> None:
+        self.center = center
+        self.ridge = ridge
+        self.device = device
+        self.dtype = dtype
+        self.chunk_rows = chunk_rows
+
+    def fit(self, X: Any, Y: Any = None) -> "LinearMapAligner":
+        ridge = check_float("ridge", self.ridge, lo=0.0)
+        stats = cross_statistics(X, Y, with_gram=True, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
+        G = stats.centred_gram(bool(self.center))  # (d_x, d_x)
+        C = stats.centred_cross(bool(self.center))  # (d_x, d_y)
+        if ridge > 0:
+            G = G + ridge * torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
+        # Note [minimum-norm least squares]: pinv(G) C is the minimum-norm minimiser even when
+        # G is singular (n < d); the relative cutoff drops directions the anchors never span.
+        self.weight_ = torch.linalg.pinv(G, hermitian=True, rtol=1e-10 if G.dtype == torch.float64 else 1e-5) @ C
+        self.n_samples_ = stats.n
+        zero_x, zero_y = torch.zeros_like(stats.sum_x), torch.zeros_like(stats.sum_y)
+        self.mean_x_ = stats.sum_x / stats.n if self.center else zero_x
+        self.mean_y_ = stats.sum_y / stats.n if self.center else zero_y
+        return self
+
+    def transform(self, X: Any) -> torch.Tensor:
+        if not hasattr(self, "weight_"):
+            raise ValueError("LinearMapAligner: call fit(X, Y) before transform")
+        X = as_tensor(X, name="X", device=self.device)
+        check_matrix("X", X, cols=self.weight_.shape[0])
+        return (X - self.mean_x_.to(X)) @ self.weight_.to(X) + self.mean_y_.to(X)
+
+    @property
+    def matrix_(self) -> torch.Tensor:
+        return self.weight_
+
+
+# ----------------------------------------------------------------------------- MLP
+class MLPAligner:
+    """A small MLP baseline x -> y trained with Adam on the mean squared error (full batch).
+
+    Attributes: ``model_`` (the trained ``nn.Sequential``), ``loss_`` (final training loss),
+    ``mean_x_``, ``mean_y_``. ``matrix_`` is the Jacobian at the anchor mean, so the
+    orthogonality error can be reported for it too.
+    """
+
+    def __init__(self, *, hidden: int = 128, steps: int = 300, lr: float = 3e-3, weight_decay: float = 1e-4,
+                 seed: int = 0, device: str | torch.device | None = None) -> None:
+        self.hidden = hidden
+        self.steps = steps
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.device = device
+
+    def fit(self, X: Any, Y: Any = None) -> "MLPAligner":
+        if Y is None:
+            pairs = list(_pairs(X, None))
+            X = torch.cat([as_tensor(a, name="X", device=self.device) for a, _ in pairs])
+            Y = torch.cat([as_tensor(b, name="Y", device=X.device) for _, b in pairs])
+        X = check_matrix("X", as_tensor(X, name="X", device=self.device))
+        Y = check_matrix("Y", as_tensor(Y, name="Y", device=X.device, dtype=X.dtype))
+        check_same_rows("X", X, "Y", Y)
+        check_finite("X", X)
+        check_finite("Y", Y)
+        hidden = check_int("hidden", self.hidden, lo=1)
+        steps = check_int("steps", self.steps, lo=1)
+        gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(X.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, Y.shape[1])
+        ).to(device=X.device, dtype=X.dtype)
+        with torch.no_grad():  # seeded init, independent of the global RNG
+            for p in model.parameters():
+                bound = 1.0 / math.sqrt(p.shape[-1] if p.ndim > 1 else hidden)
+                p.copy_((torch.rand(p.shape, generator=gen, dtype=p.dtype) * 2 - 1).to(p.device) * bound)
+        self.mean_x_, self.mean_y_ = X.mean(0), Y.mean(0)
+        Xc, Yc = X - self.mean_x_, Y - self.mean_y_
+        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
+        loss = torch.zeros(())
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(Xc), Yc)
+            loss.backward()
+            opt.step()
+        self.model_ = model.eval()
+        self.loss_ = float(loss.detach())
+        self.n_samples_ = X.shape[0]
+        return self
+
+    def transform(self, X: Any) -> torch.Tensor:
+        if not hasattr(self, "model_"):
+            raise ValueError("MLPAligner: call fit(X, Y) before transform")
+        X = as_tensor(X, name="X", device=self.device)
+        check_matrix("X", X, cols=self.mean_x_.shape[0])
+        with torch.no_grad():
+            return self.model_(X.to(self.mean_x_.dtype) - self.mean_x_) + self.mean_y_
+
+    @property
+    def matrix_(self) -> torch.Tensor:
+        x0 = torch.zeros(1, self.mean_x_.shape[0], dtype=self.mean_x_.dtype, device=self.mean_x_.device)
+        jac = torch.autograd.functional.jacobian(lambda v: self.model_(v), x0)  # (1, d_y, 1, d_x)
+        return jac[0, :, 0, :].T.detach()  # (d_x, d_y)
+
+
+def make_aligner(map_type: str, *, center: bool = True, allow_reflection: bool = True, seed: int = 0,
+                 device: str | torch.device | None = None):
+    """An unfitted aligner by name: 'orthogonal', 'linear' or 'mlp'."""
+    if map_type == "orthogonal":
+        return ProcrustesAligner(center=center, allow_reflection=allow_reflection, device=device)
+    if map_type == "linear":
+        return LinearMapAligner(center=center, device=device)
+    if map_type == "mlp":
+        return MLPAligner(seed=seed, device=device)
+    raise ValueError(f"map_type: expected one of {MAP_TYPES}, got {map_type!r}")
