@@ -1,0 +1,120 @@
+"""Headless training: ``ortholab train threephase [options]`` (also ``python -m lab.threephase_train``).
+
+Examples::
+
+    ortholab train threephase --preset 5.5M --steps 300                 # 3PT, N=3, stdlib corpus
+    ortholab train threephase --preset 5.5M --baseline --steps 300      # RoPE-only baseline
+    ortholab train threephase --corpus my.jsonl --text-column body      # any text file/folder/table
+    ortholab train threephase --corpus hf:roneneldan/TinyStories        # when online
+    ortholab train threephase --resume data/runs/threephase/<run-id>    # continue a run
+    torchrun --nproc_per_node 8 -m lab.threephase_train --preset 123M   # multi-GPU (DDP)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+from lab.threephase import CONFIGS, ModelConfig, count_parameters
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ortholab train threephase", description="Train the 3PT model or its RoPE-only baseline.")
+    p.add_argument("--preset", choices=sorted(CONFIGS), default="5.5M", help="model size preset (default 5.5M)")
+    p.add_argument("--baseline", action="store_true", help="train the RoPE-only baseline (three_phase=False)")
+    p.add_argument("--n-phases", type=int, default=None, help="number of phases N (default: the preset's)")
+    for name in ("d-model", "n-layers", "n-heads", "n-kv-heads", "d-ff"):
+        p.add_argument(f"--{name}", type=int, default=None, help=f"override the preset's {name.replace('-', '_')}")
+    for name in ("rotation", "phase-norm", "horn"):
+        p.add_argument(f"--no-{name}", action="store_true", help=f"ablation: switch the 3PT {name} off")
+    p.add_argument("--corpus", default="stdlib", help="'stdlib' (default, offline), a text file/folder, .jsonl/.parquet/.csv, or hf:<name>")
+    p.add_argument("--text-column", default="text", help="text column of a table corpus")
+    p.add_argument("--max-docs", type=int, default=None, help="use only the first documents of the corpus")
+    p.add_argument("--tokenizer", choices=["word", "byte"], default="word")
+    p.add_argument("--vocab-size", type=int, default=10_000, help="word vocabulary size (default 10000)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seq-len", type=int, default=0, help="0 = the model's context length")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--eval-every", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--name", default=None, help="run name (default: baseline / 3pt-N<n>)")
+    p.add_argument("--resume", default=None, help="a run directory to continue (its model and tokenizer are reused)")
+    return p
+
+
+def _load_texts(args):
+    from lab.corpus import load_corpus, split_corpus
+
+    kw = {"max_docs": args.max_docs} if args.max_docs and (args.corpus == "stdlib" or args.corpus.startswith("hf:")) else {}
+    df = load_corpus(args.corpus, text_column=args.text_column, **kw)
+    if args.max_docs:
+        df = df.iloc[: args.max_docs]
+    train, val = split_corpus(df, val_fraction=0.1, seed=0)
+    return train["text"].tolist(), val["text"].tolist()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from lab.threephase_data import build_token_data, tokenizer_from_json
+    from lab.threephase_trainer import Trainer, TrainConfig
+
+    texts_train, texts_val = _load_texts(args)
+    if args.resume:
+        from lab.runs import Run
+
+        saved = Run.open(args.resume).config
+        tok = tokenizer_from_json(saved["tokenizer"])
+        data = build_token_data(texts_train, texts_val, tokenizer=tok)
+        trainer = Trainer.resume(args.resume, data, steps=args.steps)
+    else:
+        data = build_token_data(texts_train, texts_val, kind=args.tokenizer, vocab_size=args.vocab_size)
+        preset = dict(CONFIGS[args.preset])
+        for key in ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_ff", "n_phases"):
+            val = getattr(args, key)
+            if val is not None:
+                preset[key] = val
+        if args.seq_len:
+            preset["max_seq_len"] = max(preset["max_seq_len"], args.seq_len)
+        mcfg = ModelConfig(**preset, three_phase=not args.baseline)
+        mcfg = replace(mcfg, vocab_size=data.vocab_size,
+                       rotation=False if args.no_rotation else None,
+                       phase_norm=False if args.no_phase_norm else None,
+                       horn=False if args.no_horn else None)
+        tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+                           warmup=args.warmup, eval_every=args.eval_every, seed=args.seed, device=args.device,
+                           amp=args.amp, compile=args.compile)
+        name = args.name or ("baseline" if args.baseline else f"3pt-N{mcfg.n_phases}")
+        try:
+            trainer = Trainer(mcfg, tcfg, data, name=name).setup()
+        except ValueError as exc:
+            print(f"ortholab train threephase: {exc}", file=sys.stderr)
+            return 2
+    if trainer.rank == 0:
+        print(f"run: {trainer.run_handle.path if trainer.run_handle else '-'}  params: {count_parameters(trainer.model):,}  "
+              f"data: {json.dumps(data.describe())}", flush=True)
+
+    def progress(fraction, message="", row=None, **_):
+        if row is not None and trainer.rank == 0:
+            drift = ", ".join(f"{d:.3f}" for d in row["drift_l2"])
+            print(f"step {row['step']:>6}  val_loss {row['val_loss']:.4f}  val_ppl {row['val_ppl']:.2f}  "
+                  f"val_bpb {row['val_bpb']:.4f}  drift [{drift}]", flush=True)
+
+    result = trainer.run(progress=progress)
+    if trainer.world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0 if result.final or trainer.rank != 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
