@@ -20,3 +20,27 @@ from lab.householder.core import (  # noqa: F401
     swap_for_projector,
     train_only_reflectors,
 )
+from lab.householder.experiment import MODEL_METHODS, ComparisonResult, compare_directions, model_directions, summarise  # noqa: F401,E402
+from lab.householder.model import FactorRegressor, Generator, GeneratorConfig, ShapesVAE  # noqa: F401,E402
+from lab.householder.scoring import (  # noqa: F401,E402
+    DirectionScores,
+    mig,
+    path_length,
+    purity,
+    sap,
+    score_directions,
+    sensitivity_matrix,
+    traverse,
+)
+from lab.householder.shapes import FACTORS, ShapesData, make_shapes, render, sample_factors  # noqa: F401,E402
+from lab.householder.training import (  # noqa: F401,E402
+    TrainConfig,
+    TrainResult,
+    load_regressor,
+    load_vae,
+    regressor_accuracy,
+    save_regressor,
+    save_vae,
+    train_regressor,
+    train_vae,
+)
