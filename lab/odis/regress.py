@@ -1,0 +1,167 @@
+"""Scalable inference: predict component scores from text features, one regressor per component.
+
+The paper trains a RoBERTa-based regressor per component on the LLM-scored sample and then
+scores the full corpus with it. Here the features are the packaged MiniLM sentence embedding
+(``features="minilm"``, 384-d, offline) or TF-IDF (``features="tfidf"``, light, no model),
+and each component gets its own ridge regression on those features.
+
+Note [ridge per component]: a ridge regression with several targets and one penalty solves
+each target independently (the normal equations share X^T X + alpha I but not the
+right-hand side), so fitting the (n, k) target matrix at once is exactly k separate
+regressors. ``alpha`` is chosen per component on the training split by leave-one-out
+(the closed form for ridge), from ``alphas``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from lab.checks import check_finite, check_float, check_matrix
+from lab.device import as_tensor, pick_device, to_numpy
+from lab.seeding import numpy_rng
+
+__all__ = ["ComponentRegressor", "r2_score", "FEATURES"]
+
+FEATURES = ("minilm", "tfidf", "precomputed")
+
+
+def r2_score(y_true, y_pred) -> np.ndarray:
+    """Coefficient of determination per column: 1 - SS_res / SS_tot ((n, k) -> (k,))."""
+    t = np.asarray(to_numpy(y_true), dtype=np.float64)
+    p = np.asarray(to_numpy(y_pred), dtype=np.float64)
+    if t.ndim == 1:
+        t, p = t[:, None], p[:, None]
+    ss_res = ((t - p) ** 2).sum(0)
+    ss_tot = ((t - t.mean(0)) ** 2).sum(0)
+    return np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
+
+
+class ComponentRegressor:
+    """Ridge regressors from text features to component scores, with held-out R^2.
+
+    Parameters
+    ----------
+    features : "minilm" (embed texts with lab.embed), "tfidf" (scikit-learn TF-IDF fitted on
+        the training texts, ``tfidf_features`` terms max), or "precomputed" (fit/predict receive an
+        (n, f) feature matrix instead of texts).
+    alphas : candidate ridge penalties; the leave-one-out best is kept per component.
+    test_fraction : share of rows held out to report R^2 (the model is fitted on the rest).
+    seed : seed of the train/test split.
+    device : where the ridge solve runs (default: CUDA when present).
+
+    Fitted attributes: coef_ (k, f), intercept_ (k,), alpha_ (k,), r2_ (k,) held-out R^2,
+    r2_train_ (k,), train_index_, test_index_, feature_mean_ (f,).
+    """
+
+    def __init__(self, *, features: str = "minilm", alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+                 test_fraction: float = 0.2, seed: int = 0, device: str | torch.device | None = None,
+                 embed_fn: Callable[[list[str]], np.ndarray] | None = None, tfidf_features: int = 4096) -> None:
+        self.features = features
+        self.alphas = alphas
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self.device = device
+        self.embed_fn = embed_fn  # overrides the MiniLM call (a cache, another encoder)
+        self.tfidf_features = tfidf_features  # vocabulary cap of the TF-IDF features
+
+    # ------------------------------------------------------------------ features
+    def _featurize(self, inputs, *, fit: bool) -> np.ndarray:
+        if self.features == "precomputed":
+            x = to_numpy(as_tensor(inputs, name="inputs", device="cpu", dtype=torch.float64))
+            check_matrix("inputs", torch.from_numpy(x))
+            check_finite("inputs", torch.from_numpy(x))
+            return x
+        from lab.odis.scorers import check_texts
+
+        texts = check_texts(inputs, "inputs")
+        if not texts:
+            raise ValueError("inputs: expected at least one text, got none")
+        if self.features == "minilm":
+            if self.embed_fn is not None:
+                return np.asarray(self.embed_fn(texts), dtype=np.float64)
+            from lab.embed import embed_texts
+
+            return embed_texts(texts, device=self.device).astype(np.float64)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if fit:
+            self.vectorizer_ = TfidfVectorizer(max_features=int(self.tfidf_features), sublinear_tf=True, min_df=2)
+            return self.vectorizer_.fit_transform(texts).toarray()
+        return self.vectorizer_.transform(texts).toarray()
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, inputs, pc_scores) -> "ComponentRegressor":
+        """Fit on ``inputs`` (texts or features) and targets ``pc_scores`` (n, k)."""
+        if self.features not in FEATURES:
+            raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
+        tf = check_float("test_fraction", self.test_fraction, lo=0.0, hi=0.9)
+        y = to_numpy(as_tensor(pc_scores, name="pc_scores", device="cpu", dtype=torch.float64))
+        if y.ndim == 1:
+            y = y[:, None]
+        check_matrix("pc_scores", torch.from_numpy(y))
+        check_finite("pc_scores", torch.from_numpy(y))
+        n = y.shape[0]
+        n_in = len(inputs)
+        if n_in != n:
+            raise ValueError(f"inputs and pc_scores: expected paired rows, got {n_in} and {n}")
+        n_test = int(round(tf * n))
+        if n - n_test < 3:
+            raise ValueError(f"pc_scores: expected at least 3 training rows, got {n - n_test} of {n}")
+        perm = numpy_rng(self.seed).permutation(n)
+        self.test_index_, self.train_index_ = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+        if self.features == "precomputed":
+            x_all = self._featurize(inputs, fit=True)
+            x_tr, x_te = x_all[self.train_index_], x_all[self.test_index_]
+        else:
+            items = list(inputs) if not hasattr(inputs, "iloc") else inputs.tolist()
+            x_tr = self._featurize([items[i] for i in self.train_index_], fit=True)
+            x_te = self._featurize([items[i] for i in self.test_index_], fit=False) if n_test else x_tr[:0]
+        self._solve(x_tr, y[self.train_index_])
+        self.r2_train_ = r2_score(y[self.train_index_], self._predict_features(x_tr))
+        self.r2_ = r2_score(y[self.test_index_], self._predict_features(x_te)) if n_test >= 2 else np.full(y.shape[1], np.nan)
+        return self
+
+    def _solve(self, x: np.ndarray, y: np.ndarray) -> None:
+        alphas = np.asarray(self.alphas, dtype=np.float64)
+        if alphas.ndim != 1 or len(alphas) == 0 or np.any(alphas <= 0):
+            raise ValueError(f"alphas: expected positive penalties, got {np.asarray(self.alphas).tolist()}")
+        dev = pick_device(self.device)
+        X = torch.from_numpy(x).to(dev)  # (n, f)
+        Y = torch.from_numpy(y).to(dev)  # (n, k)
+        xm, ym = X.mean(0), Y.mean(0)
+        Xc, Yc = X - xm, Y - ym
+        # Note [leave-one-out ridge]: with the SVD Xc = U S V^T the hat matrix for penalty a is
+        # U diag(s^2 / (s^2 + a)) U^T; LOO residuals are r_i / (1 - h_ii).
+        U, S, Vh = torch.linalg.svd(Xc, full_matrices=False)  # U (n, r), S (r,), Vh (r, f)
+        UtY = U.T @ Yc  # (r, k)
+        best_err = torch.full((Y.shape[1],), float("inf"), dtype=X.dtype, device=dev)
+        best = torch.zeros(Y.shape[1], dtype=X.dtype, device=dev)
+        coef = torch.zeros(Y.shape[1], X.shape[1], dtype=X.dtype, device=dev)
+        for a in alphas:
+            shrink = S**2 / (S**2 + a)  # (r,)
+            fitted = U @ (shrink[:, None] * UtY)  # (n, k)
+            h = (U**2 * shrink).sum(1)  # (n,) leverages (without the intercept term)
+            h = h + 1.0 / X.shape[0]
+            loo = ((Yc - fitted) / (1.0 - h).clamp_min(1e-12)[:, None]) ** 2  # (n, k)
+            err = loo.mean(0)  # (k,)
+            better = err < best_err
+            w = Vh.T @ ((S / (S**2 + a))[:, None] * UtY)  # (f, k)
+            coef[better] = w.T[better]
+            best[better] = float(a)
+            best_err = torch.where(better, err, best_err)
+        self.coef_ = to_numpy(coef)
+        self.feature_mean_ = to_numpy(xm)
+        self.intercept_ = to_numpy(ym)
+        self.alpha_ = to_numpy(best)
+
+    def _predict_features(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.feature_mean_) @ self.coef_.T + self.intercept_  # (n, k)
+
+    def predict(self, inputs) -> np.ndarray:
+        """Predicted component scores (n, k) for texts (or features with "precomputed")."""
+        if not hasattr(self, "coef_"):
+            raise ValueError("ComponentRegressor: call fit before predict")
+        return self._predict_features(self._featurize(inputs, fit=False))
