@@ -31,7 +31,7 @@ import torch
 from lab.checks import check_int
 
 __all__ = ["WordTokenizer", "ByteTokenizer", "TokenData", "build_token_data", "default_token_data",
-           "tokenizer_from_json", "sample_batch", "eval_windows"]
+           "tokenizer_from_json", "sample_batch", "eval_windows", "save_token_data", "shipped_token_data"]
 
 _PIECE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -218,3 +218,42 @@ def eval_windows(tokens: torch.Tensor, seq_len: int, n_windows: int) -> tuple[to
     offs = starts[:, None] + torch.arange(seq_len + 1)[None, :]  # (k, seq+1)
     w = tokens[offs]
     return w[:, :-1], w[:, 1:]
+
+
+def save_token_data(data: TokenData, folder) -> None:
+    """Write ``tokens.npz`` (int16/int32 streams + val_bytes) and ``tokenizer.json`` into ``folder``."""
+    import numpy as np
+    from pathlib import Path
+
+    from lab.runs import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    dtype = np.int16 if data.vocab_size <= 32_767 else np.int32
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, train=data.train.numpy().astype(dtype), val=data.val.numpy().astype(dtype),
+                        val_bytes=np.array(data.val_bytes, dtype=np.int64))
+    atomic_write_bytes(folder / "tokens.npz", buf.getvalue())
+    atomic_write_bytes(folder / "tokenizer.json", data.tokenizer.to_json().encode())
+
+
+@functools.lru_cache(maxsize=2)
+def shipped_token_data(folder: str | None = None) -> TokenData:
+    """The tokenised default corpus shipped in data/threephase/ (written by scripts/make_threephase_data.py).
+
+    Loads in milliseconds, so pages and notebooks train at once. Cached read-only.
+    """
+    from pathlib import Path
+
+    from lab.files import load_arrays
+    from lab.paths import data_dir
+
+    base = Path(folder) if folder else data_dir() / "threephase"
+    if not (base / "tokens.npz").is_file():
+        raise FileNotFoundError(f"folder: no tokens.npz in {str(base)!r}; run scripts/make_threephase_data.py")
+    arrays = load_arrays(base / "tokens.npz")
+    tok = tokenizer_from_json((base / "tokenizer.json").read_text())
+    return TokenData(torch.from_numpy(arrays["train"].astype("int64")), torch.from_numpy(arrays["val"].astype("int64")),
+                     tok, int(arrays["val_bytes"]))

@@ -104,7 +104,7 @@ class Trainer:
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, data: TokenData, *,
                  run: Run | None = None, name: str | None = None, root: str | os.PathLike | None = None,
-                 save: bool = True, extra_config: dict | None = None):
+                 save: bool = True, keep_weights: bool = True, extra_config: dict | None = None):
         if not isinstance(model_config, ModelConfig):
             raise TypeError(f"model_config: expected a ModelConfig, got {type(model_config).__name__}")
         if not isinstance(train_config, TrainConfig):
@@ -115,6 +115,7 @@ class Trainer:
             raise ValueError(f"model_config: vocab_size={model_config.vocab_size} is smaller than the tokenizer's {data.vocab_size}")
         self.mcfg, self.tcfg, self.data = model_config.validate(), train_config.validate(), data
         self.run_handle, self.name, self.root, self.save = run, name, root, save
+        self.keep_weights = keep_weights  # False: the run keeps metrics only (no checkpoint, no resume)
         self.extra_config = dict(extra_config or {})
         self.step = 0
         self.history: list[dict] = []
@@ -236,7 +237,7 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step}
 
     def save_checkpoint(self) -> None:
-        if self.run_handle is not None:
+        if self.run_handle is not None and self.keep_weights:
             self.run_handle.save_checkpoint(self.state())
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -293,7 +294,8 @@ class Trainer:
             self.evaluate()
         if self.run_handle is not None:
             self.save_checkpoint()
-            self.run_handle.save_tensors("model", self.model.state_dict(), metadata={"step": str(self.step)})
+            if self.keep_weights:
+                self.run_handle.save_tensors("model", self.model.state_dict(), metadata={"step": str(self.step)})
             self.run_handle.set_status("stopped" if stopped else "finished", step=self.step)
         hist = pd.DataFrame(self.history)
         return TrainResult(self.model, hist, self.history[-1] if self.history else {},
@@ -301,10 +303,12 @@ class Trainer:
 
 
 def train_model(model_config: ModelConfig, train_config: TrainConfig, data: TokenData, *, name: str | None = None,
-                root: str | os.PathLike | None = None, save: bool = True, progress: Progress | None = None,
-                should_stop: ShouldStop | None = None) -> TrainResult:
+                root: str | os.PathLike | None = None, save: bool = True, keep_weights: bool = True,
+                progress: Progress | None = None, should_stop: ShouldStop | None = None,
+                extra_config: dict | None = None) -> TrainResult:
     """Train one model from scratch and return its result (the run is written unless save=False)."""
-    return Trainer(model_config, train_config, data, name=name, root=root, save=save).run(progress, should_stop)
+    return Trainer(model_config, train_config, data, name=name, root=root, save=save, keep_weights=keep_weights,
+                   extra_config=extra_config).run(progress, should_stop)
 
 
 def train_language_model(texts_train, texts_val, config: ModelConfig | None = None, steps: int = 200, seed: int = 0, *,

@@ -1,0 +1,82 @@
+"""Produce the 3PT study's shipped artifacts in data/threephase/ (small, no pickles).
+
+    nice python scripts/make_threephase_data.py                       # tokens + train the shipped runs
+    nice python scripts/make_threephase_data.py --copy-from DIR       # tokens + copy finished runs from DIR
+
+Writes:
+* tokens.npz, tokenizer.json: the default corpus (stdlib docstrings) split 90/10 by document
+  (seed 0) and tokenised with a 4,096-word vocabulary fitted on the training documents;
+* runs/<run-id>/{config.json, metrics.jsonl, status.json}: metrics-only runs for the page's
+  run browser (baseline and 3PT N=3 at 4 layers, 3PT N=3 at 12 layers), no weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from lab.threephase import ModelConfig  # noqa: E402
+from lab.threephase_data import default_token_data, save_token_data  # noqa: E402
+from lab.threephase_experiments import SCALED_5_5M  # noqa: E402
+from lab.threephase_trainer import TrainConfig, train_model  # noqa: E402
+
+OUT = REPO / "data" / "threephase"
+KEEP = ("config.json", "metrics.jsonl", "status.json")
+
+
+def shipped_variants() -> dict[str, ModelConfig]:
+    base = {**SCALED_5_5M, "n_heads": 6, "n_kv_heads": 3, "n_phases": 3}
+    return {
+        "baseline-L4": ModelConfig(**base, three_phase=False),
+        "3pt-N3-L4": ModelConfig(**base, three_phase=True),
+        "3pt-N3-L12": ModelConfig(**{**base, "n_layers": 12}, three_phase=True),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--copy-from", default=None, help="copy finished runs (config/metrics/status only) from this folder")
+    p.add_argument("--pattern", nargs="+", default=["*3pt-N3-L12-s0", "*3pt-N3-L4-s0", "*baseline-s0", "*3pt-N3-s0"],
+                   help="run-folder globs to copy with --copy-from")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    data = default_token_data(vocab_size=SCALED_5_5M["vocab_size"])
+    save_token_data(data, OUT)
+    runs = OUT / "runs"
+    if runs.exists():
+        shutil.rmtree(runs)
+    runs.mkdir(parents=True)
+    if args.copy_from:
+        for pat in args.pattern:
+            for src in sorted(Path(args.copy_from).glob(pat)):
+                if (src / "metrics.jsonl").is_file():
+                    dst = runs / src.name
+                    dst.mkdir()
+                    for f in KEEP:
+                        if (src / f).is_file():
+                            shutil.copy2(src / f, dst / f)
+                    print("copied", src.name)
+    else:
+        tc = TrainConfig(steps=args.steps, batch_size=16, lr=1e-3, warmup=20, eval_every=25, eval_windows=64, device="cpu")
+        for name, cfg in shipped_variants().items():
+            res = train_model(cfg, tc, data, name=name, root=runs.parent / "_tmp", keep_weights=False,
+                              extra_config={"variant": name})
+            src = Path(res.run_path)
+            shutil.move(str(src), runs / src.name)
+            print(name, f"val_ppl {res.final['val_ppl']:.2f}")
+        shutil.rmtree(runs.parent / "_tmp", ignore_errors=True)
+    total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
+    print(f"data/threephase: {total / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

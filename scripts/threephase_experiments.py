@@ -1,0 +1,105 @@
+"""The 3PT study's experiments at CPU scale; writes benchmarks/results/threephase_experiments.json.
+
+    nice python scripts/threephase_experiments.py [--steps 200] [--seeds 0 1 2] [--depth-steps 300]
+
+1. depth: the per-block theta drift profile over training at 12 and at 4 layers (3PT, N=3,
+   6 Q / 3 KV heads, the paper's head ratio), logged every ``--eval-every`` steps;
+2. sweep: the RoPE-only baseline and 3PT with N in {1, 2, 3, 4, 6} (12 Q / 12 KV heads) over
+   several seeds: final validation perplexity and bits per byte.
+
+Runs are written metrics-only under --root. The JSON is rewritten after every run, so a
+partial result survives an interruption.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from lab.device import describe_device  # noqa: E402
+from lab.threephase import ModelConfig  # noqa: E402
+from lab.threephase_data import default_token_data  # noqa: E402
+from lab.threephase_experiments import SCALED_5_5M, drift_profile, load_run, run_sweep, summarize, variant_configs  # noqa: E402
+from lab.threephase_trainer import TrainConfig  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--depth-steps", type=int, default=300)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--depth-seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--n-values", type=int, nargs="+", default=[1, 2, 3, 4, 6])
+    p.add_argument("--eval-every", type=int, default=25)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--root", default="/tmp/threephase_runs")
+    p.add_argument("--skip-depth", action="store_true")
+    p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "threephase_experiments.json"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    data = default_token_data(vocab_size=SCALED_5_5M["vocab_size"])
+    out = {
+        "machine": {"device": describe_device("cpu"), "torch_threads": args.threads, "platform": platform.platform(),
+                    "note": "shared 2-core CPU, other jobs running; timings are noisy"},
+        "data": data.describe(),
+        "args": vars(args),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "depth": [],
+        "sweep": [],
+    }
+
+    def write():
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1, default=float))
+
+    base_tc = dict(batch_size=16, lr=args.lr, warmup=20, eval_every=args.eval_every, eval_windows=64, device="cpu")
+    if not args.skip_depth:
+        depth_variants = {
+            f"3pt-N3-L{L}": ModelConfig(**{**SCALED_5_5M, "n_layers": L, "n_heads": 6, "n_kv_heads": 3}, n_phases=3)
+            for L in (12, 4)
+        }
+        tc = TrainConfig(steps=args.depth_steps, **base_tc)
+
+        def on_depth(row):
+            hist = load_run(row["run_path"])["history"]
+            steps, prof = drift_profile(hist)
+            _, mean_angle = drift_profile(hist, "mean_angle")
+            out["depth"].append({**{k: row[k] for k in ("variant", "seed", "n_layers", "val_ppl", "val_bpb", "elapsed_s", "run_path")},
+                                 "steps": steps.tolist(), "drift_l2": prof.tolist(), "mean_angle": mean_angle.tolist()})
+            write()
+            print(f"[depth] {row['variant']} seed {row['seed']}: final drift {[round(x, 3) for x in row['drift_l2']]}", flush=True)
+
+        run_sweep(depth_variants, args.depth_seeds, tc, data, root=args.root, on_result=on_depth)
+    if not args.skip_sweep:
+        tc = TrainConfig(steps=args.steps, **base_tc)
+
+        def on_row(row):
+            out["sweep"].append({k: v for k, v in row.items()})
+            import pandas as pd
+
+            df = pd.DataFrame(out["sweep"])
+            out["summary_ppl"] = summarize(df, "val_ppl").to_dict("records")
+            out["summary_bpb"] = summarize(df, "val_bpb").to_dict("records")
+            write()
+            print(f"[sweep] {row['variant']} seed {row['seed']}: ppl {row['val_ppl']:.2f} bpb {row['val_bpb']:.4f} "
+                  f"({row['elapsed_s']:.0f}s)", flush=True)
+
+        run_sweep(variant_configs(SCALED_5_5M, args.n_values), args.seeds, tc, data, root=args.root, on_result=on_row)
+    out["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

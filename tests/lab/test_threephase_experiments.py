@@ -1,0 +1,83 @@
+"""Sweeps, summaries, drift profiles, the run listing and the shipped token data."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lab.threephase_data import build_token_data, save_token_data, shipped_token_data
+from lab.threephase_experiments import (
+    SCALED_5_5M,
+    drift_profile,
+    list_study_runs,
+    load_run,
+    run_sweep,
+    summarize,
+    variant_configs,
+)
+from lab.threephase_trainer import TrainConfig
+
+
+def test_variant_configs_cover_the_sweep():
+    v = variant_configs(SCALED_5_5M, (1, 2, 3, 4, 6))
+    assert list(v) == ["baseline", "3pt-N1", "3pt-N2", "3pt-N3", "3pt-N4", "3pt-N6"]
+    assert not v["baseline"].three_phase and v["3pt-N4"].n_phases == 4 and v["3pt-N4"].d_phase == 24
+    with pytest.raises(ValueError, match="n_phases"):
+        variant_configs({**SCALED_5_5M, "n_heads": 6, "n_kv_heads": 3}, (4,))
+
+
+def test_summarize_against_statistics():
+    rng = np.random.default_rng(7)
+    vals = rng.normal(20, 2, size=7)
+    df = pd.DataFrame({"variant": ["b", "a", "b", "a", "b", "a", "a"], "val_ppl": vals})
+    s = summarize(df)
+    assert list(s["variant"]) == ["b", "a"]
+    a = [v for v, n in zip(vals, df["variant"]) if n == "a"]
+    row = s.set_index("variant").loc["a"]
+    assert row["mean"] == pytest.approx(statistics.mean(a))
+    assert row["std"] == pytest.approx(statistics.stdev(a))
+    assert row["n"] == 4 and row["min"] == min(a)
+    with pytest.raises(ValueError, match="metric"):
+        summarize(df, "nope")
+
+
+def test_drift_profile_shape():
+    h = pd.DataFrame({"step": [0, 10, 20], "drift_l2": [[0.0, 0.0], [0.1, 0.2], [0.3, 0.1]]})
+    steps, prof = drift_profile(h)
+    assert steps.tolist() == [0, 10, 20] and prof.shape == (3, 2) and prof[2, 0] == 0.3
+    s0, p0 = drift_profile(pd.DataFrame({"step": [0], "drift_l2": [[]]}))
+    assert s0.size == 0 and p0.size == 0
+
+
+def test_tiny_sweep_writes_listable_runs(tmp_path):
+    rng = random.Random(0)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    docs = [" ".join(rng.choice(words) for _ in range(50)) for _ in range(30)]
+    data = build_token_data(docs[:25], docs[25:], vocab_size=32)
+    base = dict(vocab_size=32, d_model=24, n_layers=2, n_heads=6, n_kv_heads=6, d_ff=32, max_seq_len=16)
+    tc = TrainConfig(steps=4, batch_size=4, eval_every=2, eval_windows=4, device="cpu")
+    seen = []
+    df = run_sweep(variant_configs(base, (2, 3)), [0, 1], tc, data, root=tmp_path, on_result=seen.append)
+    assert len(df) == 6 == len(seen)
+    assert set(df["variant"]) == {"baseline", "3pt-N2", "3pt-N3"}
+    assert (df["params"][df.variant == "3pt-N2"].iloc[0] - df["params"][df.variant == "baseline"].iloc[0]) == 2 * 12 // 2
+    listing = list_study_runs([tmp_path / "threephase"])
+    assert len(listing) == 6 and set(listing["n_phases"]) == {0, 2, 3}
+    run = load_run(listing["path"].iloc[0])
+    assert list(run["history"]["step"]) == [0, 2, 4]
+    assert not any(p.suffix in (".pt", ".safetensors") for p in (tmp_path / "threephase").rglob("*"))
+
+
+def test_saved_token_data_roundtrip(tmp_path):
+    data = build_token_data(["one two three four five six"] * 5, ["two three one"], vocab_size=16)
+    save_token_data(data, tmp_path)
+    back = shipped_token_data(str(tmp_path))
+    assert torch.equal(back.train, data.train) and torch.equal(back.val, data.val)
+    assert back.val_bytes == data.val_bytes and back.tokenizer.vocab_ == data.tokenizer.vocab_
+    with pytest.raises(FileNotFoundError, match="tokens.npz"):
+        shipped_token_data(str(tmp_path / "missing"))
