@@ -1,0 +1,269 @@
+"""The alignment experiments: fit a map on anchors, score it before and after, sweep anchors.
+
+All functions take an :class:`~lab.alignment.sources.AlignmentData` and return plain data
+(DataFrames, numpy arrays, dataclasses) for scripts, notebooks and the dashboard.
+
+Protocol (following the paper, in miniature):
+
+- Anchors are the training rows of ``n_anchor_classes`` classes picked at random (seeded);
+  without labels, ``n_anchor_classes`` counts anchor rows instead.
+- The map is fitted on the first modality only (images), mapping space A into space B.
+- Scores are computed on evaluation rows (never anchors): image retrieval at instance and
+  class level, the same map applied to the second modality (text retrieval), cross-model
+  zero-shot (B's images against A's captions carried into B by the map), mean cosine, CKA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lab.alignment.maps import MAP_TYPES, ProcrustesAligner, make_aligner, orthogonality_error
+from lab.alignment.metrics import linear_cka, mean_pairwise_cosine, mutual_knn_alignment, retrieval_top1
+from lab.alignment.sources import AlignmentData
+from lab.checks import check_int
+from lab.device import to_numpy
+
+__all__ = [
+    "AlignmentResult",
+    "select_anchors",
+    "run_alignment",
+    "compare_maps",
+    "anchor_curve",
+    "project_2d",
+    "anchor_range",
+    "PROJECTIONS",
+]
+
+PROJECTIONS = ("pca", "umap")
+Progress = Callable[..., None]
+
+
+def anchor_range(data: AlignmentData) -> tuple[int, int, str]:
+    """(smallest, largest) sensible anchor count and its unit ('classes' or 'rows')."""
+    if data.labels is not None and data.n_classes >= 2:
+        return 1, data.n_classes, "classes"
+    return 2, int(data.train_mask.sum()), "rows"
+
+
+def select_anchors(data: AlignmentData, n_anchor_classes: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor row indices, chosen class ids) from the training rows; classes empty without labels."""
+    lo, hi, unit = anchor_range(data)
+    k = check_int("n_anchor_classes", n_anchor_classes, lo=lo, hi=hi)
+    rng = np.random.default_rng(seed)
+    train = data.train_rows()
+    if unit == "rows":
+        return np.sort(rng.choice(train, size=k, replace=False)), np.array([], dtype=np.int64)
+    classes = np.unique(data.labels[train])
+    chosen = np.sort(rng.choice(classes, size=k, replace=False))
+    rows = train[np.isin(data.labels[train], chosen)]
+    return rows, chosen
+
+
+@dataclass
+class AlignmentResult:
+    """One fitted map and its before/after scores."""
+
+    metrics: pd.DataFrame  # columns: metric, modality, before, after (one row per score)
+    aligner: Any  # the fitted ProcrustesAligner / LinearMapAligner / MLPAligner
+    map_type: str
+    anchors: np.ndarray  # (n_anchors,) row indices the map was fitted on
+    anchor_classes: np.ndarray  # class ids of the anchors (empty without labels)
+    eval_rows: np.ndarray  # (n_eval,) rows scored (never anchors)
+    x_after: np.ndarray  # (n_eval, d) space-A rows of eval_rows carried into space B
+    x2_after: np.ndarray | None  # (m, d) second modality of space A carried into space B
+    singular_values: np.ndarray  # singular values of Xc^T Yc on the anchors, descending
+    orthogonality_error: float  # ||M^T M - I||_F of the map's linear part
+
+
+def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, rows: np.ndarray) -> list[tuple]:
+    """(metric, modality, value) for space-A rows ``xa`` (already in B's frame or raw)."""
+    m1, m2 = data.modalities
+    yb = data.y[rows]
+    out = [
+        ("retrieval top-1 (instance)", m1, retrieval_top1(xa, yb)),
+        ("mean cosine", m1, mean_pairwise_cosine(xa, yb)),
+        ("linear CKA", m1, linear_cka(xa, yb)),
+    ]
+    if data.labels is not None:
+        lab = data.labels[rows]
+        out.insert(1, ("retrieval top-1 (class)", m1, retrieval_top1(xa, yb, query_labels=lab, gallery_labels=lab)))
+    if x2a is not None:
+        out += [
+            ("retrieval top-1 (instance)", m2, retrieval_top1(x2a, data.y2)),
+            ("mean cosine", m2, mean_pairwise_cosine(x2a, data.y2)),
+        ]
+        if data.labels is not None and data.labels2 is not None:
+            # Cross-model zero-shot: model B's images against model A's captions (in B's frame).
+            zs = retrieval_top1(yb, x2a, query_labels=data.labels[rows], gallery_labels=data.labels2)
+            out.append((f"zero-shot: B {m1} vs A {m2}", m1, zs))
+    return out
+
+
+def run_alignment(
+    data: AlignmentData,
+    *,
+    n_anchor_classes: int = 10,
+    map_type: str = "orthogonal",
+    center: bool = True,
+    allow_reflection: bool = True,
+    seed: int = 0,
+    heldout_only: bool = False,
+) -> AlignmentResult:
+    """Fit ``map_type`` on the anchors' first modality and score it before and after.
+
+    ``heldout_only`` scores only evaluation rows whose class is not among the anchors' (the
+    generalisation test); otherwise every non-training row is scored.
+    """
+    if map_type not in MAP_TYPES:
+        raise ValueError(f"map_type: expected one of {MAP_TYPES}, got {map_type!r}")
+    anchors, classes = select_anchors(data, n_anchor_classes, seed=seed)
+    rows = data.test_rows()
+    if heldout_only and classes.size:
+        rows = rows[~np.isin(data.labels[rows], classes)]
+        if rows.size < 2:
+            raise ValueError("n_anchor_classes: no held-out classes are left to score; use fewer anchor classes")
+    aligner = make_aligner(map_type, center=center, allow_reflection=allow_reflection, seed=seed)
+    # Note [precision]: the closed-form maps are fitted in float64 (cheap at these sizes and
+    # exact enough for the orthogonality-error read-out); the MLP trains in float32.
+    dt = torch.float32 if map_type == "mlp" else torch.float64
+    aligner.fit(torch.from_numpy(data.x[anchors]).to(dt), torch.from_numpy(data.y[anchors]).to(dt))
+    x_after = to_numpy(aligner.transform(torch.from_numpy(data.x[rows]).to(dt))).astype(np.float32)
+    x2_after = None
+    if data.has_second:
+        x2_after = to_numpy(aligner.transform(torch.from_numpy(data.x2).to(dt))).astype(np.float32)
+    before = _score_rows(data, data.x[rows], data.x2, rows)
+    after = _score_rows(data, x_after, x2_after, rows)
+    metrics = pd.DataFrame(
+        [{"metric": m, "modality": mod, "before": b, "after": a} for (m, mod, b), (_, _, a) in zip(before, after)]
+    )
+    sv = ProcrustesAligner(center=center).fit(data.x[anchors].astype(np.float64), data.y[anchors].astype(np.float64))
+    return AlignmentResult(
+        metrics=metrics,
+        aligner=aligner,
+        map_type=map_type,
+        anchors=anchors,
+        anchor_classes=classes,
+        eval_rows=rows,
+        x_after=x_after,
+        x2_after=x2_after,
+        singular_values=to_numpy(sv.singular_values_),
+        orthogonality_error=orthogonality_error(aligner.matrix_),
+    )
+
+
+def _headline(result: AlignmentResult, data: AlignmentData) -> dict[str, float]:
+    m = result.metrics.set_index(["metric", "modality"])["after"]
+    m1, m2 = data.modalities
+    out = {"image_top1": float(m[("retrieval top-1 (instance)", m1)])}
+    if ("retrieval top-1 (class)", m1) in m.index:
+        out["image_class_top1"] = float(m[("retrieval top-1 (class)", m1)])
+    if ("retrieval top-1 (instance)", m2) in m.index:
+        out["text_top1"] = float(m[("retrieval top-1 (instance)", m2)])
+    key = (f"zero-shot: B {m1} vs A {m2}", m1)
+    if key in m.index:
+        out["zero_shot"] = float(m[key])
+    return out
+
+
+def compare_maps(
+    data: AlignmentData,
+    *,
+    n_anchor_classes: int = 10,
+    map_types: Sequence[str] = MAP_TYPES,
+    seeds: Sequence[int] = (0, 1, 2),
+    center: bool = True,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> pd.DataFrame:
+    """Orthogonal vs linear (vs MLP) scored on held-out classes; one row per (map, seed)."""
+    rows, total, done = [], len(map_types) * len(seeds), 0
+    for seed in seeds:
+        for mt in map_types:
+            if should_stop is not None and should_stop():
+                return pd.DataFrame(rows)
+            res = run_alignment(data, n_anchor_classes=n_anchor_classes, map_type=mt, center=center, seed=seed,
+                                heldout_only=True)
+            rows.append({"map_type": mt, "seed": seed, "n_anchors": len(res.anchors),
+                         "orthogonality_error": res.orthogonality_error, **_headline(res, data)})
+            done += 1
+            if progress is not None:
+                progress(done / total, f"{mt}, seed {seed}", rows=list(rows))
+    return pd.DataFrame(rows)
+
+
+def anchor_curve(
+    data: AlignmentData,
+    *,
+    counts: Sequence[int] | None = None,
+    map_types: Sequence[str] = ("orthogonal", "linear"),
+    seeds: Sequence[int] = (0, 1, 2),
+    center: bool = True,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> pd.DataFrame:
+    """Scores against the number of anchor classes (rows: map_type, n_anchor_classes, seed, ...).
+
+    Scored on all evaluation rows (instances never used as anchors), so every count,
+    including "all classes", is measured on the same rows.
+    """
+    lo, hi, _ = anchor_range(data)
+    if counts is None:
+        counts = sorted({int(c) for c in np.unique(np.geomspace(lo, hi, num=8).round())} | {hi})
+    counts = [check_int("counts", c, lo=lo, hi=hi) for c in counts]
+    out, total, done = [], len(counts) * len(map_types) * len(seeds), 0
+    for k in counts:
+        for mt in map_types:
+            for seed in seeds:
+                if should_stop is not None and should_stop():
+                    return pd.DataFrame(out)
+                res = run_alignment(data, n_anchor_classes=k, map_type=mt, center=center, seed=seed)
+                out.append({"map_type": mt, "n_anchor_classes": k, "seed": seed, "n_anchors": len(res.anchors),
+                            **_headline(res, data)})
+                done += 1
+                if progress is not None:
+                    progress(done / total, f"{k} anchors, {mt}, seed {seed}", rows=list(out))
+    return pd.DataFrame(out)
+
+
+def project_2d(
+    before: np.ndarray,
+    after: np.ndarray,
+    target: np.ndarray,
+    *,
+    method: str = "pca",
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """2-D coordinates of space A before and after the map, and of space B, for plotting.
+
+    'pca': one PCA basis fitted on space B; A before, A after and B are all shown in it, so
+    B's points sit still and A's points move onto them when the map works.
+    'umap': one UMAP of B and A-after together and one of B and A-before (each (2n, 2)),
+    seeded; slower (seconds) and meant to run off the event loop.
+    Returns {"before": (n, 2), "after": (n, 2), "target_before": (n, 2), "target_after": (n, 2)}.
+    """
+    if method not in PROJECTIONS:
+        raise ValueError(f"method: expected one of {PROJECTIONS}, got {method!r}")
+    before, after, target = (np.asarray(a, dtype=np.float64) for a in (before, after, target))
+    if not (before.shape == after.shape == target.shape) or before.ndim != 2:
+        raise ValueError(f"before, after, target: expected equal (n, d) shapes, got {before.shape}, {after.shape}, "
+                         f"{target.shape}")
+    if method == "pca":
+        mu = target.mean(0)
+        _, _, vt = np.linalg.svd(target - mu, full_matrices=False)  # vt: (d, d), rows = principal axes
+        basis = vt[:2].T  # (d, 2)
+        t = (target - mu) @ basis
+        return {"before": (before - mu) @ basis, "after": (after - mu) @ basis, "target_before": t, "target_after": t}
+    import umap  # heavy import (numba), only when asked for
+
+    n = target.shape[0]
+    out = {}
+    for key, src in (("before", before), ("after", after)):
+        reducer = umap.UMAP(n_components=2, n_neighbors=min(15, 2 * n - 1), random_state=seed, n_jobs=1)
+        emb = reducer.fit_transform(np.concatenate([src, target]))  # (2n, 2)
+        out[key], out[f"target_{key}"] = emb[:n], emb[n:]
+    return out

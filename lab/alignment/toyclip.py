@@ -1,0 +1,253 @@
+"""Toy contrastive image-text models ("toy CLIPs") and their training loop.
+
+Two models of different architecture, trained from different seeds on the captioned shapes,
+give two embedding spaces of the same images and captions; the alignment study asks how
+well one orthogonal map relates them. Architectures are chosen by name in the config:
+
+- image encoders: 'cnn' (three strided 3x3 convolutions, global average pool) or
+  'mlp' (flattened pixels through two hidden layers)
+- text encoders: 'bow' (mean of word embeddings through an MLP), 'concat' (the word
+  embeddings in order, concatenated, through an MLP) or 'gru' (a GRU over the tokens,
+  last state through a linear layer)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from lab.alignment.shapes import MAX_TOKENS, VOCAB, ShapesData
+from lab.checks import check_int
+from lab.device import pick_device
+from lab.runs import Run
+
+__all__ = ["ToyClipConfig", "ToyClip", "TrainConfig", "train_toy_clip", "embed_shapes", "clip_loss"]
+
+Progress = Callable[..., None]
+
+
+@dataclass
+class ToyClipConfig:
+    image_encoder: str = "cnn"  # 'cnn' or 'mlp'
+    text_encoder: str = "bow"  # 'bow' (bag of words), 'concat' (ordered words) or 'gru'
+    embed_dim: int = 32  # width of the shared image-text space (both models must agree to align)
+    width: int = 64  # channels of the last conv / hidden units of the MLPs and GRU
+    image_size: int = 24  # side of the square input images, pixels
+    vocab_size: int = len(VOCAB)
+    max_tokens: int = MAX_TOKENS
+    init_temperature: float = 0.07  # softmax temperature at init; the model learns log(1/T)
+
+
+class _CNNImage(nn.Module):
+    def __init__(self, c: ToyClipConfig) -> None:
+        super().__init__()
+        w = c.width
+        self.net = nn.Sequential(
+            nn.Conv2d(3, w // 4, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(w // 4, w // 2, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(w // 2, w, 3, stride=2, padding=1), nn.GELU(),
+        )
+        self.proj = nn.Linear(w, c.embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (b, 3, s, s)
+        h = self.net(x)  # (b, width, s/8, s/8)
+        return self.proj(h.mean(dim=(2, 3)))  # (b, embed_dim)
+
+
+class _MLPImage(nn.Module):
+    def __init__(self, c: ToyClipConfig) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(3 * c.image_size**2, 4 * c.width), nn.GELU(),
+            nn.Linear(4 * c.width, 2 * c.width), nn.GELU(), nn.Linear(2 * c.width, c.embed_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, 3, s, s) -> (b, embed_dim)
+        return self.net(x)
+
+
+class _BowText(nn.Module):
+    def __init__(self, c: ToyClipConfig) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(c.vocab_size, c.width, padding_idx=0)
+        self.mlp = nn.Sequential(nn.Linear(c.width, c.width), nn.GELU(), nn.Linear(c.width, c.embed_dim))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (b, L) -> (b, embed_dim)
+        mask = (tokens != 0).unsqueeze(-1).float()  # (b, L, 1)
+        h = (self.emb(tokens) * mask).sum(1) / mask.sum(1).clamp_min(1.0)  # (b, width)
+        return self.mlp(h)
+
+
+class _GRUText(nn.Module):
+    def __init__(self, c: ToyClipConfig) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(c.vocab_size, c.width // 2, padding_idx=0)
+        self.gru = nn.GRU(c.width // 2, c.width, batch_first=True)
+        self.proj = nn.Linear(c.width, c.embed_dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (b, L) -> (b, embed_dim)
+        lengths = (tokens != 0).sum(1).clamp_min(1)  # (b,)
+        out, _ = self.gru(self.emb(tokens))  # (b, L, width)
+        last = out[torch.arange(tokens.shape[0], device=tokens.device), lengths - 1]  # (b, width)
+        return self.proj(last)
+
+
+class _ConcatText(nn.Module):
+    def __init__(self, c: ToyClipConfig) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(c.vocab_size, c.width // 4, padding_idx=0)
+        self.mlp = nn.Sequential(nn.Linear(c.max_tokens * (c.width // 4), c.width), nn.GELU(),
+                                 nn.Linear(c.width, c.embed_dim))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (b, L) -> (b, embed_dim)
+        h = self.emb(tokens)  # (b, L, width/4): word order is kept, unlike the bag of words
+        return self.mlp(h.flatten(1))  # (b, L * width/4) -> (b, embed_dim)
+
+
+_IMAGE = {"cnn": _CNNImage, "mlp": _MLPImage}
+_TEXT = {"bow": _BowText, "gru": _GRUText, "concat": _ConcatText}
+
+
+class ToyClip(nn.Module):
+    """An image encoder and a text encoder into one L2-normalised ``embed_dim`` space."""
+
+    def __init__(self, config: ToyClipConfig) -> None:
+        super().__init__()
+        if config.image_encoder not in _IMAGE:
+            raise ValueError(f"image_encoder: expected one of {sorted(_IMAGE)}, got {config.image_encoder!r}")
+        if config.text_encoder not in _TEXT:
+            raise ValueError(f"text_encoder: expected one of {sorted(_TEXT)}, got {config.text_encoder!r}")
+        self.config = config
+        self.image = _IMAGE[config.image_encoder](config)
+        self.text = _TEXT[config.text_encoder](config)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.init_temperature)))
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.image(images), dim=-1)  # (b, embed_dim)
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text(tokens), dim=-1)  # (b, embed_dim)
+
+
+def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, caption_ids: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE where every pair with the same caption counts as a positive.
+
+    Note [duplicate captions]: a batch often holds several images with the same caption;
+    treating them as negatives of each other would push identical captions apart, so the
+    target of each row is uniform over the rows sharing its caption.
+    """
+    logits = logit_scale.exp().clamp(max=100.0) * img @ txt.T  # (b, b)
+    same = (caption_ids[:, None] == caption_ids[None, :]).float()  # (b, b)
+    target = same / same.sum(1, keepdim=True)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 600  # optimiser steps
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0  # init and batch order
+    checkpoint_every: int = 200  # steps between checkpoints (resume picks up from the last one)
+
+
+def train_toy_clip(
+    model_config: ToyClipConfig,
+    data: ShapesData,
+    train: TrainConfig | None = None,
+    *,
+    run: Run | None = None,
+    name: str = "model",
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[ToyClip, list[dict[str, Any]]]:
+    """Train one toy CLIP on ``data``; returns the model and its loss history.
+
+    With a ``run``, metrics go to its metrics.jsonl (tagged with ``name``), checkpoints to
+    ``<name>.pt``, and an existing checkpoint of that name is resumed from.
+    ``progress(fraction, message, step=..., loss=...)`` is called every few steps;
+    ``should_stop()`` ends training early (the last checkpoint is written first).
+    """
+    train = train or TrainConfig()
+    steps = check_int("steps", train.steps, lo=1)
+    batch = check_int("batch_size", train.batch_size, lo=2, hi=len(data))
+    dev = pick_device(device)
+    gen = torch.Generator(device="cpu").manual_seed(int(train.seed))
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+        torch.manual_seed(int(train.seed))
+        model = ToyClip(model_config)
+    model.to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=train.lr, total_steps=steps, pct_start=0.1)
+    start, history = 0, []
+    if run is not None:
+        ckpt = run.load_checkpoint(name, device=dev)
+        if ckpt is not None:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            gen.set_state(ckpt["generator"])
+            start, history = int(ckpt["step"]), list(ckpt.get("history", []))
+
+    def save(step: int) -> None:
+        if run is not None:
+            run.save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                                 "step": step, "history": history}, name=name)
+
+    images, tokens = data.images, data.tokens
+    cids = torch.as_tensor(data.caption_ids)
+    model.train()
+    step = start
+    for step in range(start, steps):
+        if should_stop is not None and should_stop():
+            save(step)
+            break
+        idx = torch.randint(0, len(data), (batch,), generator=gen)
+        img = model.encode_image(images[idx].to(dev))
+        txt = model.encode_text(tokens[idx].to(dev))
+        loss = clip_loss(img, txt, model.logit_scale, cids[idx].to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 20 == 0 or step == steps - 1:
+            row = {"step": step, "loss": float(loss.detach()), "model": name}
+            history.append(row)
+            if run is not None:
+                run.log_metrics(step, loss=row["loss"], model=name)
+            if progress is not None:
+                progress((step + 1) / steps, f"{name}: step {step + 1}/{steps}, loss {row['loss']:.3f}",
+                         step=step, loss=row["loss"], model=name)
+        if (step + 1) % train.checkpoint_every == 0:
+            save(step + 1)
+    else:
+        step = steps
+        save(steps)
+    model.eval()
+    return model, history
+
+
+@torch.no_grad()
+def embed_shapes(model: ToyClip, data: ShapesData, *, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """(image embeddings (n, d), text embeddings of all_captions() order (300, d)) as float32."""
+    from lab.alignment.shapes import all_captions, tokenize
+
+    dev = next(model.parameters()).device
+    model.eval()
+    imgs = [model.encode_image(data.images[i : i + batch_size].to(dev)).cpu() for i in range(0, len(data), batch_size)]
+    caps = tokenize(all_captions()["caption"].tolist()).to(dev)
+    txt = model.encode_text(caps).cpu()
+    return torch.cat(imgs).numpy().astype(np.float32), txt.numpy().astype(np.float32)
+
+
+def config_dict(model_config: ToyClipConfig, train: TrainConfig) -> dict[str, Any]:
+    return {"model": asdict(model_config), "train": asdict(train)}

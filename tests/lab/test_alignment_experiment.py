@@ -1,0 +1,168 @@
+"""Sources (shipped, bring-your-own) and the experiment protocol on planted data."""
+
+import io
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ortho_group
+
+from lab.alignment.experiment import anchor_curve, compare_maps, project_2d, run_alignment, select_anchors
+from lab.alignment.sources import SHIPPED, from_arrays, load_byo, load_shipped
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _planted(seed=0, n=600, d=16, n_classes=12, m=120, noise=0.05):
+    """Class-clustered space A and an orthogonal copy of it (plus noise and a shift) as B."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, d)) * 2
+    labels = rng.integers(0, n_classes, n)
+    x = centres[labels] + rng.standard_normal((n, d))
+    labels2 = np.arange(m) % n_classes
+    x2 = centres[labels2] + 0.5 * rng.standard_normal((m, d)) + 3.0  # a "modality gap"
+    Q = ortho_group.rvs(d, random_state=rng)
+    shift = rng.standard_normal(d)
+    y = x @ Q + shift + noise * rng.standard_normal((n, d))
+    y2 = x2 @ Q + shift + noise * rng.standard_normal((m, d))
+    return from_arrays(x, y, labels=labels, x2=x2, y2=y2, labels2=labels2, seed=seed)
+
+
+def test_select_anchors_takes_whole_classes_from_training_rows():
+    data = _planted()
+    rows, classes = select_anchors(data, 4, seed=1)
+    assert len(classes) == 4 and set(np.unique(data.labels[rows])) == set(classes)
+    assert data.train_mask[rows].all()
+    expected = data.train_rows()[np.isin(data.labels[data.train_rows()], classes)]
+    np.testing.assert_array_equal(rows, expected)
+    with pytest.raises(ValueError, match="n_anchor_classes"):
+        select_anchors(data, 13)
+
+
+def test_planted_orthogonal_relation_goes_from_chance_to_perfect():
+    data = _planted()
+    res = run_alignment(data, n_anchor_classes=6, map_type="orthogonal")
+    m = res.metrics.set_index(["metric", "modality"])
+    assert m.loc[("retrieval top-1 (instance)", "image"), "before"] < 0.1
+    assert m.loc[("retrieval top-1 (instance)", "image"), "after"] > 0.95
+    assert m.loc[("retrieval top-1 (instance)", "text"), "after"] > 0.95  # the image-fitted map aligns text
+    assert m.loc[("mean cosine", "image"), "after"] > 0.99
+    # linear CKA is invariant to the orthogonal map: equal before and after
+    assert m.loc[("linear CKA", "image"), "before"] == pytest.approx(m.loc[("linear CKA", "image"), "after"], abs=1e-5)
+    assert res.orthogonality_error < 1e-5
+    assert not np.isin(res.eval_rows, res.anchors).any()
+    assert res.singular_values.shape == (16,) and np.all(np.diff(res.singular_values) <= 1e-9)
+
+
+def test_heldout_scores_only_classes_outside_the_anchors_and_maps_compare():
+    data = _planted(seed=2)
+    res = run_alignment(data, n_anchor_classes=3, map_type="linear", heldout_only=True)
+    assert not np.isin(data.labels[res.eval_rows], res.anchor_classes).any()
+    table = compare_maps(data, n_anchor_classes=2, seeds=(0, 1))
+    assert set(table["map_type"]) == {"orthogonal", "linear", "mlp"} and len(table) == 6
+    means = table.groupby("map_type")["image_top1"].mean()
+    assert means["orthogonal"] > 0.9
+    assert means["orthogonal"] >= means["linear"]  # few anchors: the constrained map generalises better
+    ortho_err = table.groupby("map_type")["orthogonality_error"].mean()
+    assert ortho_err["orthogonal"] < 1e-5 < ortho_err["linear"]
+
+
+def test_anchor_curve_rows_and_progress_and_stop():
+    data = _planted(seed=3, n=300)
+    seen = []
+    curve = anchor_curve(data, counts=[1, 4, 12], seeds=(0,), progress=lambda f, m="", **p: seen.append(f))
+    assert list(curve.columns[:4]) == ["map_type", "n_anchor_classes", "seed", "n_anchors"]
+    assert len(curve) == 6 and seen[-1] == pytest.approx(1.0)
+    stopped = anchor_curve(data, counts=[1, 4, 12], seeds=(0,), should_stop=lambda: True)
+    assert stopped.empty
+
+
+def test_project_2d_pca_keeps_the_target_fixed_and_puts_aligned_points_on_it():
+    data = _planted(seed=4)
+    res = run_alignment(data, n_anchor_classes=6)
+    yb = data.y[res.eval_rows]
+    p = project_2d(data.x[res.eval_rows], res.x_after, yb, method="pca")
+    np.testing.assert_allclose(p["target_before"], p["target_after"])
+    after_gap = np.linalg.norm(p["after"] - p["target_after"], axis=1).mean()
+    before_gap = np.linalg.norm(p["before"] - p["target_before"], axis=1).mean()
+    assert after_gap < 0.2 * before_gap
+    with pytest.raises(ValueError, match="method"):
+        project_2d(yb, yb, yb, method="tsne")
+
+
+def test_labels_without_second_modality_and_without_labels():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((80, 6))
+    data = from_arrays(x, x @ ortho_group.rvs(6, random_state=rng))
+    res = run_alignment(data, n_anchor_classes=20)  # no labels: counts rows
+    assert len(res.anchors) == 20 and res.x2_after is None
+    assert set(res.metrics["metric"]) == {"retrieval top-1 (instance)", "mean cosine", "linear CKA"}
+
+
+def _npz_bytes(**arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_byo_single_file_two_files_and_string_labels(tmp_path):
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((50, 4)), rng.standard_normal((50, 4))
+    labels = np.array(["cat", "dog"] * 25)
+    data = load_byo(_npz_bytes(x=x, y=y, labels=labels), filename_a="pair.npz")
+    assert data.n == 50 and data.labels.dtype == np.int64 and set(data.labels) == {0, 1}
+    np.save(tmp_path / "a.npy", x)
+    pd.DataFrame({"embedding": list(y)}).to_parquet(tmp_path / "b.parquet")
+    data2 = load_byo(tmp_path / "a.npy", tmp_path / "b.parquet")
+    np.testing.assert_allclose(data2.y, y.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        ({"x": np.ones((50, 4)), "y": np.ones((49, 4))}, "paired rows"),
+        ({"x": np.ones((50, 4)), "y": np.ones((50, 5))}, "same width"),
+        ({"x": np.ones((50,)), "y": np.ones((50,))}, "2-D"),
+        ({"x": np.full((50, 4), np.nan), "y": np.ones((50, 4))}, "NaN"),
+        ({"x": np.ones((5, 4)), "y": np.ones((5, 4))}, "at least 10"),
+        ({"x": np.ones((50, 4)), "y": np.ones((50, 4)), "labels": np.ones(49)}, "labels"),
+        ({"a_matrix": np.ones((50, 4))}, "named 'x' and 'y'"),
+        ({"x": np.ones((50, 4)), "y": np.ones((50, 4)), "x2": np.ones((5, 4))}, "x2, y2"),
+    ],
+)
+def test_byo_bad_files_give_clear_messages(arrays, match):
+    with pytest.raises(ValueError, match=match):
+        load_byo(_npz_bytes(**arrays), filename_a="bad.npz")
+
+
+def test_byo_refuses_pickles_and_oversized_uploads():
+    obj = np.array([{"evil": 1}], dtype=object)
+    buf = io.BytesIO()
+    np.save(buf, obj, allow_pickle=True)
+    with pytest.raises(ValueError, match="pickle"):
+        load_byo(buf.getvalue(), _npz_bytes(x=np.ones((20, 2))), filename_a="x.npy", filename_b="y.npz")
+    with pytest.raises(ValueError, match="over the limit"):
+        load_byo(_npz_bytes(x=np.ones((50, 4)), y=np.ones((50, 4))), filename_a="x.npz", max_bytes=100)
+    with pytest.raises(ValueError, match="filename"):
+        load_byo(pickle.dumps([1, 2]), filename_a="x.pkl")
+
+
+def test_shipped_defaults_load_when_present():
+    for name in SHIPPED:
+        try:
+            data = load_shipped(name)
+        except FileNotFoundError:
+            pytest.skip("run scripts/make_alignment_data.py to build the shipped artifacts")
+        assert data.n >= 100 and data.labels is not None and data.n_classes >= 10
+        assert np.isfinite(data.x).all() and data.x.dtype == np.float32
+    with pytest.raises(ValueError, match="name"):
+        load_shipped("nope")
