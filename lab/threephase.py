@@ -39,6 +39,7 @@ __all__ = [
     "RMSNorm",
     "PhaseRMSNorm",
     "phase_rotate",
+    "phasor",
     "theta_init",
     "horn_values",
     "theta_drift",
@@ -183,6 +184,21 @@ def phase_rotate(x, theta, n_phases: int) -> torch.Tensor:
     xe, xo = pairs[..., 0], pairs[..., 1]  # (..., n_phases, half)
     out = torch.stack((xe * cos - xo * sin, xe * sin + xo * cos), dim=-1)  # (..., n_phases, half, 2)
     return out.reshape(x.shape)  # (..., d_model)
+
+
+def phasor(theta: float, n_phases: int, pair=(1.0, 0.0)) -> np.ndarray:
+    """Where one channel pair lands in each of the N phases after ``phase_rotate``: (N, 2).
+
+    Every phase holds the same pair; phase i turns it by theta + 2*pi*i/N, so the N points sit
+    2*pi/N apart on a circle of the pair's radius.
+    """
+    n_phases = check_int("n_phases", n_phases, lo=1)
+    p = np.asarray(pair, dtype=np.float64)
+    if p.shape != (2,):
+        raise ValueError(f"pair: expected 2 numbers (even, odd), got shape {p.shape}")
+    x = torch.from_numpy(np.tile(p, n_phases))  # (N*2,): d_model = 2N, one pair per phase
+    th = torch.tensor([float(theta)], dtype=torch.float64)  # (1,) = d_phase/2
+    return phase_rotate(x, th, n_phases).reshape(n_phases, 2).numpy()  # (N, 2)
 
 
 # --------------------------------------------------------------------------- norms

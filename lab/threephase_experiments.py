@@ -19,9 +19,9 @@ from lab.paths import data_dir, runs_dir
 from lab.runs import Run
 from lab.threephase import ModelConfig, count_parameters
 from lab.threephase_data import TokenData
-from lab.threephase_trainer import STUDY, TrainConfig, train_model
+from lab.threephase_trainer import STUDY, TrainConfig, Trainer, TrainResult, train_model
 
-__all__ = ["SCALED_5_5M", "variant_configs", "run_sweep", "summarize", "drift_profile", "load_run", "list_study_runs",
+__all__ = ["train_side_by_side", "SCALED_5_5M", "variant_configs", "run_sweep", "summarize", "drift_profile", "load_run", "list_study_runs",
            "shipped_runs_dir"]
 
 # The paper's 5.5M shape (d_model 192, 4 layers, d_ff 512, context 128) scaled to what a shared
@@ -121,3 +121,54 @@ def list_study_runs(roots: Iterable[str | os.PathLike] | None = None) -> pd.Data
                          "state": status.get("state"), "step": status.get("step"), "path": str(d),
                          "source": "shipped" if root == shipped_runs_dir() else str(root)})
     return pd.DataFrame(rows, columns=["id", "variant", "n_layers", "n_phases", "state", "step", "path", "source"])
+
+
+def train_side_by_side(configs: Mapping[str, ModelConfig], train_config: TrainConfig, data: TokenData, *,
+                       save: bool = True, root: str | os.PathLike | None = None,
+                       progress: Callable[..., None] | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> dict[str, TrainResult]:
+    """Train several models in lock-step (one step each in turn) on the same batches.
+
+    ``progress`` receives, at every step, ``step``, ``curves`` ({name: {"step": [...], "loss":
+    [...]}}, per-step training losses so far) and ``history`` ({name: [evaluation rows so far]}),
+    cumulative so that a view polling only the latest partial still draws the whole curves.
+    Runs are written metrics-only (no weights) unless ``save`` is False.
+    """
+    if not configs:
+        raise ValueError("configs: expected at least one named ModelConfig, got none")
+    trainers = {name: Trainer(cfg, train_config, data, name=name, root=root, save=save, keep_weights=False,
+                              extra_config={"variant": name}).setup() for name, cfg in configs.items()}
+    steps = train_config.steps
+    curves: dict[str, dict[str, list]] = {name: {"step": [], "loss": []} for name in trainers}
+    for t in trainers.values():
+        t.evaluate()
+
+    def snapshot() -> dict:
+        # cumulative copies: a view may see only the latest partial, so each one carries everything
+        return {"curves": {n: {"step": list(c["step"]), "loss": list(c["loss"])} for n, c in curves.items()},
+                "history": {n: list(t.history) for n, t in trainers.items()}}
+
+    if progress:
+        progress(0.0, "step 0", step=0, **snapshot())
+    stopped = False
+    for step in range(1, steps + 1):
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        for name, t in trainers.items():
+            loss = t.train_step()
+            curves[name]["step"].append(step)
+            curves[name]["loss"].append(loss)
+            if step % train_config.eval_every == 0 or step == steps:
+                t.evaluate()
+        if progress:
+            msg = "  ".join(f"{n} {c['loss'][-1]:.3f}" for n, c in curves.items())
+            progress(step / steps, f"step {step}/{steps}  {msg}", step=step, **snapshot())
+    out = {}
+    for name, t in trainers.items():
+        if t.history and t.history[-1]["step"] != t.step:
+            t.evaluate()
+        if t.run_handle is not None:
+            t.run_handle.set_status("stopped" if stopped else "finished", step=t.step)
+        out[name] = TrainResult(t.model, pd.DataFrame(t.history), t.history[-1], str(t.run_handle.path) if t.run_handle else None, stopped)
+    return out

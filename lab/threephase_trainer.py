@@ -4,7 +4,7 @@
 
 * ``config.json`` holds ``{"model": ModelConfig, "train": TrainConfig, "data": ...}``;
 * ``metrics.jsonl`` gets one row per evaluation: train/val loss, perplexity, bits per byte,
-  the per-block theta drift (L2, max) and mean angle, and the horn witness (embedding mean over
+  the per-block theta drift (L2, max), mean angle and all angles, and the horn witness (embedding mean over
   d_model and per phase stripe, at the first positions);
 * ``checkpoint.pt`` (model + optimizer + step) at every evaluation, so a run resumes where
   it stopped with the same batches (each step's batch is drawn from a generator seeded by
@@ -30,7 +30,7 @@ import torch
 from lab.checks import check_float, check_int
 from lab.device import pick_device
 from lab.runs import Run
-from lab.threephase import ModelConfig, Transformer, count_parameters, phase_means, theta_stats
+from lab.threephase import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
 from lab.threephase_data import TokenData, build_token_data, eval_windows, sample_batch
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "lr_at", "train_model", "train_language_model", "STUDY"]
@@ -211,6 +211,7 @@ class Trainer:
             count += yb.numel()
         val_loss = total / count
         stats = theta_stats(self.model)
+        angles = theta_matrix(self.model)  # (n_layers, d_phase/2) or None for the baseline
         witness = phase_means(self.model, xv[: self.tcfg.batch_size, :HORN_POSITIONS].to(self.device))
         train_loss = sum(self._train_losses) / len(self._train_losses) if self._train_losses else float("nan")
         self._train_losses = []
@@ -224,6 +225,7 @@ class Trainer:
             "val_bpb": val_loss / math.log(2) * self.data.val_tokens_per_byte,
             "elapsed_s": time.perf_counter() - self._t0,
             **stats,
+            "theta": angles.tolist() if angles is not None else [],
             "horn_mean": witness["mean"].tolist(),
             "horn_phase_means": witness["per_phase"].tolist(),
         }

@@ -1,0 +1,100 @@
+"""The /threephase view without a browser: set parameters, check the produced figure data."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from lab.threephase import ModelConfig, phasor
+from lab.threephase_data import shipped_token_data
+from lab.threephase_trainer import TrainConfig, train_model
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def saved_run(runs_root):
+    data = shipped_token_data()
+    cfg = ModelConfig(vocab_size=data.vocab_size, d_model=24, n_layers=3, n_heads=6, n_kv_heads=3, d_ff=32, max_seq_len=16)
+    res = train_model(cfg, TrainConfig(steps=6, batch_size=4, eval_every=2, eval_windows=4, device="cpu", lr=1e-2), data,
+                      name="view-test", keep_weights=False, extra_config={"variant": "3pt-test"})
+    return res.run_path
+
+
+def arrows(fig):
+    return [t for t in fig["data"] if str(t.get("name", "")).startswith("phase ")]
+
+
+def test_phasor_follows_theta_and_n():
+    from widgets.threephase import ThreePhaseView
+
+    view = ThreePhaseView()
+    before = view.phasor_pane.object
+    assert len(arrows(before)) == 3
+    view.theta = 1.3
+    view.n_phases = 4
+    fig = view.phasor_pane.object
+    tips = np.array([[t["x"][1], t["y"][1]] for t in arrows(fig)])
+    np.testing.assert_allclose(tips, phasor(1.3, 4), atol=1e-12)
+    # consecutive phases are 2*pi/N apart on the unit circle
+    ang = np.unwrap(np.arctan2(tips[:, 1], tips[:, 0]))
+    np.testing.assert_allclose(np.diff(ang), 2 * math.pi / 4, atol=1e-9)
+    assert fig["layout"]["uirevision"] == "keep"
+    assert view.errors.message == ""
+
+
+def test_saved_run_browser_and_frames(saved_run):
+    from widgets.threephase import ThreePhaseView
+
+    view = ThreePhaseView()
+    assert saved_run in view.param.run_id.objects.values()
+    view.run_id = saved_run
+    curve = view.curve_pane.object
+    assert [t["x"] for t in curve["data"]][0] == [0, 2, 4, 6]
+    assert view.param.frame.bounds == (0, 3) and view.frame == 3
+    final_drift = view.drift_pane.object["data"][1]["y"]
+    assert len(final_drift) == 3 and min(final_drift) > 0
+    view.frame = 0
+    assert view.drift_pane.object["data"][1]["y"] == [0.0, 0.0, 0.0]
+    boxes = [t for t in view.angle_pane.object["data"] if t["type"] == "box"]
+    assert len(boxes) == 3 and all(len(b["y"]) == 4 for b in boxes)  # d_phase/2 = 8/2 angles per block
+    np.testing.assert_allclose(boxes[1]["y"], [2 * math.pi / 6] * 4, rtol=1e-6)  # init (l+1)pi/(2L) at step 0
+    horn = view.horn_pane.object["data"]
+    np.testing.assert_allclose(horn[1]["y"], 1.0 / (np.arange(16) + 1), atol=1e-5)
+
+
+def test_broken_run_shows_message_and_keeps_figures(saved_run):
+    from widgets.threephase import ThreePhaseView
+
+    view = ThreePhaseView()
+    view.run_id = saved_run
+    before = view.curve_pane.object
+    shutil.rmtree(saved_run)
+    view.run_id = None
+    view.run_id = saved_run
+    assert "not a run directory" in view.errors.message
+    assert view.curve_pane.object is before
+
+
+def test_live_training_streams_both_models(runs_root):
+    from widgets.threephase import ThreePhaseView
+
+    view = ThreePhaseView(steps=4, eval_every=2, n_layers=2)
+    assert view.start_training()
+    assert not view.start_training()  # one job at a time
+    view.job.wait(300)
+    names = [t["name"] for t in view.loss_pane.object["data"]]
+    assert names == ["baseline: train", "baseline: validation", "3pt: train", "3pt: validation"]
+    val = [t for t in view.loss_pane.object["data"] if t["name"] == "3pt: validation"][0]
+    assert val["x"] == [0, 2, 4]
+    assert len(view.live_drift_pane.object["data"][1]["y"]) == 2
+    # the finished 3PT run is listed and selected in the run browser
+    assert view.run_id is not None and "3pt" in view.run_id
+    assert view.errors.message == "" and view.job.errors.message == ""
