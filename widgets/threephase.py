@@ -71,9 +71,11 @@ class ThreePhaseView(pn.viewable.Viewer):
         self._runs = list_study_runs()
         self._run: dict | None = None
         self.phasor_pane = plotly_pane(self._phasor_fig(), height=380)
-        self.loss_pane = plotly_pane(self._empty("Live training loss", "step", "loss (nats/token)"))
-        self.live_drift_pane = plotly_pane(self._empty("Live 3PT drift by block", "block", "L2 drift |θ - θ_init|"))
-        self.curve_pane = plotly_pane(self._empty("Validation perplexity", "step", "perplexity"))
+        self.loss_pane = plotly_pane(self._empty("Live training loss", "step", "loss (nats/token)",
+                                                 "press 'Train baseline and 3PT side by side' to start"))
+        self.live_drift_pane = plotly_pane(self._empty("Live 3PT drift by block", "block", "L2 drift |θ - θ_init|",
+                                                       "the 3PT model's drift profile appears here while it trains"))
+        self.curve_pane = plotly_pane(self._empty("Validation perplexity", "step", "perplexity", "pick a saved run"))
         self.drift_pane = plotly_pane(self._empty("Drift depth profile", "block", "L2 drift"))
         self.angle_pane = plotly_pane(self._empty("Angles per block", "block", "θ (rad)"))
         self.horn_pane = plotly_pane(self._empty("Horn witness", "position p", "mean over d_model"))
