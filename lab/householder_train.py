@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--n-images", type=int, default=12000)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--beta", type=float, default=1.0)
+    p.add_argument("--beta", type=float, default=0.3)
     p.add_argument("--root", default=None, help="runs folder (default: ORTHOLAB_RUNS or data/runs)")
     p.add_argument("--resume", default=None, help="path of a run directory to continue")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")

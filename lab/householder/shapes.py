@@ -9,7 +9,7 @@ factor     meaning                                      range
 shape      0 square, 1 ellipse (2:1), 2 triangle         {0, 1, 2}
 scale      circumradius as a fraction of the maximum     [0.5, 1]
 rotation   angle in radians                              [0, pi/3)
-x, y       centre in image coordinates (-1..1)           [-0.35, 0.35]
+x, y       centre in image coordinates (-1..1)           [-0.3, 0.3]
 hue        HSV hue (saturation = value = 1)              [0, 0.75]
 =========  ===========================================  =========
 
@@ -33,10 +33,10 @@ __all__ = ["FACTORS", "CONTINUOUS", "FACTOR_RANGES", "ShapesData", "sample_facto
 
 FACTORS = ("shape", "scale", "rotation", "x", "y", "hue")
 CONTINUOUS = ("scale", "rotation", "x", "y", "hue")
-FACTOR_RANGES = {"shape": (0.0, 2.0), "scale": (0.5, 1.0), "rotation": (0.0, math.pi / 3), "x": (-0.35, 0.35),
-                 "y": (-0.35, 0.35), "hue": (0.0, 0.75)}
+FACTOR_RANGES = {"shape": (0.0, 2.0), "scale": (0.5, 1.0), "rotation": (0.0, math.pi / 3), "x": (-0.3, 0.3),
+                 "y": (-0.3, 0.3), "hue": (0.0, 0.75)}
 N_SHAPES = 3
-_MAX_RADIUS = 0.55  # circumradius at scale 1, in image units (the image spans -1..1)
+_MAX_RADIUS = 0.7  # circumradius at scale 1, in image units (the image spans -1..1)
 
 
 @dataclass

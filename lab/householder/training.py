@@ -39,7 +39,7 @@ class TrainConfig:
     steps: int = 2000  # optimiser steps (the training budget; equal for both layer kinds)
     batch_size: int = 64
     lr: float = 2e-3  # Adam learning rate (reflection vectors included)
-    beta: float = 1.0  # weight of the KL term (1 = plain VAE)
+    beta: float = 0.3  # weight of the KL term (1 = plain VAE; lower keeps more shape detail)
     seed: int = 0  # model initialisation, sampling noise and batch order
     n_images: int = 12000  # size of the generated training set
     data_seed: int = 0  # seed of the image set's factors (shared by every model)

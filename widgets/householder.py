@@ -1,0 +1,346 @@
+"""The /householder page: discover, traverse and score a generator's latent directions.
+
+All numbers come from ``lab.householder``; this module only arranges them as figures. The
+shipped models (data/householder/) are read once per process and never modified; a model
+trained on the page replaces that kind's model for this session only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+import torch
+
+from lab.householder.artifacts import Artifacts, image_grid, load_artifacts, to_uint8_image
+from lab.householder.core import orthogonality_error
+from lab.householder.experiment import model_directions
+from lab.householder.model import GeneratorConfig
+from lab.householder.scoring import prior_samples, purity, sensitivity_matrix, traverse
+from lab.householder.shapes import FACTORS, make_shapes
+from lab.householder.training import TrainConfig, train_vae
+from widgets.common import ErrorBox, as_list, device_badge, guarded, plotly_pane
+from widgets.jobs import BackgroundJob
+
+__all__ = ["HouseholderView", "create_view", "image_figure", "METHOD_MODEL", "METHOD_LABELS"]
+
+# Which trained model each direction method reads, and how the page names it.
+METHOD_MODEL = {"householder": "householder", "sefa": "linear", "ganspace": "linear", "random": "householder"}
+METHOD_LABELS = {
+    "householder": "Householder: the projector's own directions",
+    "sefa": "SeFa: eigenvectors of the unconstrained layer",
+    "ganspace": "GANSpace: PCA of the unconstrained layer's activations",
+    "random": "Random orthonormal directions (projector model)",
+}
+MAX_OFFSET = 4.0
+FACTOR_LABELS = ["shape", "scale", "rotation", "x position", "y position", "hue"]
+
+
+@functools.lru_cache(maxsize=2)
+def _shipped(folder: str | None = None) -> Artifacts:
+    """The shipped artifacts, loaded once per process (read-only)."""
+    return load_artifacts(folder)
+
+
+def _offsets_class(k: int) -> type[param.Parameterized]:
+    """A Parameterized with one offset parameter per direction (d1..dk)."""
+    params = {
+        f"d{i + 1}": param.Number(0.0, bounds=(-MAX_OFFSET, MAX_OFFSET), step=0.1,
+                                  doc=f"Offset of the sample along direction {i + 1} (prior standard deviations).")
+        for i in range(k)
+    }
+    return param.parameterized_class("DirectionOffsets", params)
+
+
+def image_figure(img: np.ndarray, title: str, height: int, **layout: Any) -> dict:
+    """A Plotly figure dict with one RGB image trace."""
+    return {
+        "data": [{"type": "image", "z": as_list(img), "hoverinfo": "skip"}],
+        "layout": {"title": {"text": title, "font": {"size": 14}}, "height": height,
+                   "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+                   "xaxis": {"visible": False}, "yaxis": {"visible": False}, "uirevision": "keep", **layout},
+    }
+
+
+class HouseholderView(pn.viewable.Viewer):
+    """Direction sliders, a traversal grid, the sensitivity heatmap and a training panel."""
+
+    method = param.Selector(default="householder", objects=list(METHOD_MODEL),
+                            doc="Where the directions come from: the projector's own directions, SeFa or "
+                                "GANSpace on the unconstrained model, or random orthonormal directions.")
+    seed = param.Integer(default=0, bounds=(0, 99_999), doc="Seed of the latent sample z (prior N(0, I)).")
+    span = param.Number(default=3.0, bounds=(0.5, 6.0), step=0.25,
+                        doc="The traversal grid runs from -span to +span along each direction.")
+    steps = param.Integer(default=7, bounds=(3, 11), doc="Columns of the traversal grid.")
+    train_layer = param.Selector(default="householder", objects=["householder", "linear"],
+                                 doc="First layer of the generator trained on this page.")
+    train_steps = param.Integer(default=300, bounds=(20, 5000),
+                                doc="Optimiser steps for a training run started here (the shipped models used 2000).")
+
+    def __init__(self, *, artifacts: Artifacts | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.errors = ErrorBox()
+        self._art: Artifacts | None = None
+        self._models: dict = {}
+        self._dirs = torch.zeros(1, 1)
+        self._values = torch.zeros(1)
+        self._loss_hist: list[tuple[int, float]] = []
+        self.info = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.orth = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.sample_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Sample", 380), sizing_mode="fixed", width=380, height=380)
+        self.grid_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Traversal grid", 420), height=420)
+        self.sens_pane = plotly_pane({"data": [], "layout": {"height": 360}}, height=360)
+        self.loss_pane = plotly_pane(self._loss_fig(), height=260)
+        self.train_samples_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Samples during training", 200), height=200)
+        self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
+        self.job = BackgroundJob(name="training")
+        self.train_button = pn.widgets.Button(label="Train a generator", color="primary", width=180)
+        self.train_button.on_click(lambda _e: self.start_training())
+        self.restore_button = pn.widgets.Button(label="Back to the shipped models", width=210)
+        self.restore_button.on_click(lambda _e: self.restore_shipped())
+        self.resample_button = pn.widgets.Button(label="Resample z", width=120)
+        self.resample_button.on_click(lambda _e: self._resample())
+        k = 6
+        try:
+            self._art = artifacts if artifacts is not None else _shipped()
+            self._models = dict(self._art.models)
+            k = self._models["householder"].config.rank
+        except Exception as exc:  # noqa: BLE001 - the page still builds and says what is missing
+            self.errors.show(exc)
+        self.offsets = _offsets_class(k)()
+        self.direction_sliders = [
+            pn.widgets.FloatSlider.from_param(self.offsets.param[f"d{i + 1}"], name=f"direction {i + 1}", width=260)
+            for i in range(k)
+        ]
+        self.offsets.param.watch(lambda _e: self._update_sample(), [f"d{i + 1}" for i in range(k)])
+        self.param.watch(lambda _e: self.refresh(), ["method"])
+        self.param.watch(lambda _e: self._update_views(sens=False), ["seed"])
+        self.param.watch(lambda _e: self._update_views(sens=False), ["span", "steps"])
+        if self._art is not None:
+            self.refresh()
+            self._fill_results()
+
+    # ------------------------------------------------------------------ state -> figures
+    @property
+    def model(self):
+        return self._models[METHOD_MODEL[self.method]]
+
+    def refresh(self) -> None:
+        """Recompute the directions of the current method and every figure."""
+        guarded(self.errors)(self._refresh)()
+
+    def _refresh(self) -> None:
+        if not self._models:
+            raise FileNotFoundError("no models are loaded; run `python scripts/make_householder_data.py`")
+        dirs, values = model_directions(self.model, self.method, seed=0)
+        self._dirs, self._values = dirs.float(), values
+        for i, slider in enumerate(self.direction_sliders):
+            slider.name = self._direction_label(i)
+        w = self.model.generator.fc.weight.detach()
+        err = orthogonality_error(w)
+        kind = METHOD_MODEL[self.method]
+        self.orth.object = (
+            f"**First layer ({kind}, {w.shape[0]}×{w.shape[1]}):** orthogonality error "
+            f"max|σ−1| = {err:.2e} over its nonzero singular values"
+            + (" — a true low-rank orthogonal map." if err < 1e-3 else " — unconstrained, its gains differ per direction.")
+        )
+        self.info.object = f"**Directions:** {METHOD_LABELS[self.method]}."
+        self._update_views(sens=True)
+
+    def _direction_label(self, i: int) -> str:
+        v = float(self._values[i]) if i < len(self._values) else float("nan")
+        if self.method == "householder":
+            return f"direction {i + 1} (σ = {v:.2f})"
+        if self.method == "sefa":
+            return f"direction {i + 1} (eigenvalue {v:.2f})"
+        if self.method == "ganspace":
+            return f"direction {i + 1} (variance {v:.3g})"
+        return f"direction {i + 1} (random)"
+
+    def _update_views(self, sens: bool) -> None:
+        def work():
+            self._update_sample()
+            self._update_grid()
+            if sens:
+                self._update_sensitivity()
+
+        guarded(self.errors)(work)()
+
+    def _z(self) -> torch.Tensor:
+        return prior_samples(1, self.model.config.latent_dim, self.seed)  # (1, latent)
+
+    def current_offsets(self) -> np.ndarray:
+        return np.array([getattr(self.offsets, f"d{i + 1}") for i in range(len(self.direction_sliders))])
+
+    def _update_sample(self) -> None:
+        def work():
+            off = torch.as_tensor(self.current_offsets()[: self._dirs.shape[0]], dtype=torch.float32)
+            z = self._z() + off @ self._dirs  # (1, latent)
+            with torch.no_grad():
+                img = self.model.generator(z)[0]
+            moved = ", ".join(f"{o:+.1f}·n{i + 1}" for i, o in enumerate(off.tolist()) if o != 0) or "no offset"
+            self.sample_pane.object = image_figure(to_uint8_image(img), f"Sample z + ({moved})", 380)
+
+        guarded(self.errors)(work)()
+
+    def _update_grid(self) -> None:
+        imgs = traverse(self.model.generator, self._dirs, z=self._z(), span=self.span, steps=self.steps)[0]  # (k, steps, 3, H, W)
+        mosaic = image_grid(imgs)
+        k, s, _, h, w = imgs.shape
+        t = np.linspace(-self.span, self.span, s)
+        fig = image_figure(mosaic, f"Traversal grid: row i decodes z + t·n_i ({METHOD_LABELS[self.method].split(':')[0]})", 90 + 52 * k)
+        fig["layout"]["yaxis"] = {"visible": True, "tickmode": "array", "tickvals": [i * (h + 2) + h / 2 for i in range(k)],
+                                  "ticktext": [self._direction_label(i) for i in range(k)], "showgrid": False}
+        fig["layout"]["xaxis"] = {"visible": True, "tickmode": "array", "tickvals": [j * (w + 2) + w / 2 for j in range(s)],
+                                  "ticktext": [f"t = {v:+.1f}" for v in t], "showgrid": False, "side": "top"}
+        fig["layout"]["margin"] = {"l": 170, "r": 10, "t": 70, "b": 10}
+        self.grid_pane.object = fig
+
+    def _update_sensitivity(self) -> None:
+        S = sensitivity_matrix(self.model.generator, self._art.regressor, self._dirs, n_samples=16,
+                               span=2.0, steps=7, seed=self.seed)
+        p = purity(S)
+        ylabels = [f"direction {i + 1} (purity {p[i]:.2f})" for i in range(S.shape[0])]
+        self.sensitivity_ = S
+        self.sens_pane.object = {
+            "data": [{"type": "heatmap", "z": as_list(S), "x": FACTOR_LABELS, "y": ylabels, "colorscale": "Viridis",
+                      "zmin": 0, "zmax": max(0.5, float(S.max())), "texttemplate": "%{z:.2f}",
+                      "colorbar": {"title": {"text": "change"}},
+                      "hovertemplate": "%{y}<br>%{x}: %{z:.3f}<extra></extra>"}],
+            "layout": {"title": {"text": "Which factor moves along each direction (traversal t ∈ [−2, 2], 16 samples)",
+                                 "font": {"size": 14}},
+                       "height": 360, "margin": {"l": 190, "r": 10, "t": 50, "b": 40},
+                       "yaxis": {"autorange": "reversed"}, "xaxis": {"title": {"text": "ground-truth factor"}},
+                       "uirevision": "keep"},
+        }
+
+    def _fill_results(self) -> None:
+        rows = self._art.results.get("summary", [])
+        if not rows:
+            return
+        df = pd.DataFrame(rows)
+        out = pd.DataFrame({"model": df["model"], "directions": df["method"], "seeds": df["n_seeds"]})
+        for m in ("mig", "sap", "purity", "path_length", "recon"):
+            if f"{m}_mean" in df:
+                out[m] = [f"{a:.3f} ± {b:.3f}" for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"].fillna(0.0))]
+        self.results_table.object = out
+
+    def _resample(self) -> None:
+        self.seed = (self.seed + 1) % 100_000
+
+    # ------------------------------------------------------------------ training
+    @staticmethod
+    def _loss_fig(steps=(), losses=()) -> dict:
+        return {
+            "data": [{"type": "scatter", "mode": "lines+markers", "x": as_list(np.asarray(steps)),
+                      "y": as_list(np.asarray(losses)), "name": "loss"}],
+            "layout": {"title": {"text": "Training loss (negative ELBO per image)", "font": {"size": 14}}, "height": 260,
+                       "margin": {"l": 60, "r": 10, "t": 40, "b": 40},
+                       "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": "loss"}}, "uirevision": "keep"},
+        }
+
+    def training_config(self) -> TrainConfig:
+        base = self._models["householder"].config if self._models else GeneratorConfig()
+        gen = GeneratorConfig(**{**base.to_dict(), "first_layer": self.train_layer})
+        return TrainConfig(generator=gen, steps=self.train_steps, n_images=4000, log_every=10, sample_every=50,
+                           checkpoint_every=max(100, self.train_steps // 4))
+
+    def start_training(self) -> bool:
+        """Start training a generator in the background; False if one is already running."""
+        cfg = self.training_config()
+        self._loss_hist = []
+        self.loss_pane.object = self._loss_fig()
+
+        def work(progress, should_stop):
+            history: list[tuple[int, float]] = []
+
+            def relay(fraction, message="", **partial):
+                # The job hands over only the latest partial; carry the whole loss curve.
+                if "step" in partial and "loss" in partial:
+                    history.append((int(partial["step"]), float(partial["loss"])))
+                progress(fraction, message, history=list(history), **partial)
+
+            data = make_shapes(cfg.n_images, seed=cfg.data_seed)
+            return train_vae(cfg, data=data, progress=relay, should_stop=should_stop)
+
+        return self.job.start(work, on_partial=self._on_partial, on_done=self._on_trained)
+
+    def _on_partial(self, partial: dict) -> None:
+        if partial.get("history"):
+            self._loss_hist = list(partial["history"])
+            steps, losses = zip(*self._loss_hist)
+            self.loss_pane.object = self._loss_fig(steps, losses)
+        if "samples" in partial:
+            imgs = np.asarray(partial["samples"])[None]  # (1, n, 3, H, W)
+            self.train_samples_pane.object = image_figure(image_grid(imgs), f"Samples at step {partial.get('step', '?')}", 200)
+
+    def _on_trained(self, result) -> None:
+        kind = result.model.config.first_layer
+        self._models[kind] = result.model.eval().requires_grad_(False)
+        where = f" Run saved in `{result.run.path}`." if result.run is not None else ""
+        self.job.status.object = (f"training: {'stopped' if result.stopped else 'finished'} after {result.step} steps; "
+                                  f"the **{kind}** model on this page is now the one trained here.{where}")
+        self.refresh()
+
+    def restore_shipped(self) -> None:
+        if self._art is not None:
+            self._models = dict(self._art.models)
+            self.refresh()
+
+    # ------------------------------------------------------------------ layout
+    def __panel__(self):
+        intro = pn.pane.Markdown(
+            "## Householder latent directions\n"
+            "The generator below maps a latent code z (8 numbers) to a 32×32 image of a coloured shape. "
+            "Its first layer is either a **Householder projector** A = Q(U)·S·Q(V)ᵀ (rank 6, every nonzero "
+            "singular value exactly 1, its directions are the first columns of Q(V)) or an unconstrained "
+            "linear layer, analysed with **SeFa** or **GANSpace**. Move a direction slider to push the sample "
+            "along that direction; the grid shows every direction from −span to +span; the heatmap measures, "
+            "with a factor regressor trained on the ground truth, which factor each direction changes.",
+            sizing_mode="stretch_width",
+        )
+        controls = pn.Column(
+            pn.pane.Markdown("#### Directions"),
+            pn.widgets.Select.from_param(self.param.method, name="Directions from", width=260),
+            *self.direction_sliders,
+            pn.pane.Markdown("#### Sample and grid"),
+            pn.Row(pn.widgets.IntInput.from_param(self.param.seed, name="z seed", width=120), self.resample_button),
+            pn.Param(self.param, parameters=["span", "steps"], show_name=False, width=270,
+                     widgets={"span": {"type": pn.widgets.FloatSlider, "throttled": True, "name": "Grid span ±"},
+                              "steps": {"type": pn.widgets.IntSlider, "throttled": True, "name": "Grid steps"}}),
+            width=290,
+        )
+        top = pn.Row(controls, pn.Column(self.sample_pane, self.info, self.orth, width=400),
+                     pn.Column(self.grid_pane, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        results = pn.Column(
+            pn.pane.Markdown(
+                "#### Shipped comparison (held-out shapes; mean ± std over seeds)\n"
+                "MIG and SAP score encoder codes projected on the directions against the factors; purity is the "
+                "share of a direction's sensitivity taken by its top factor; path length is the squared change of "
+                "the regressor's features per unit step (lower = smoother). `scripts/make_householder_data.py` "
+                "produced these numbers."),
+            self.results_table, sizing_mode="stretch_width")
+        training = pn.Column(
+            pn.pane.Markdown("#### Train a generator here\nRuns in the background on 4,000 shapes; the loss and "
+                             "samples stream in; Stop keeps what was learnt so far. The trained model replaces that "
+                             "kind's model for this page only."),
+            pn.Row(pn.widgets.Select.from_param(self.param.train_layer, name="First layer", width=160),
+                   pn.widgets.IntInput.from_param(self.param.train_steps, name="Steps", width=120),
+                   self.train_button, self.restore_button),
+            self.job,
+            pn.Row(self.loss_pane, self.train_samples_pane, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+        return pn.Column(intro, device_badge(), self.errors, top,
+                         pn.Row(pn.Column(self.sens_pane, sizing_mode="stretch_width"), results, sizing_mode="stretch_width"),
+                         training, sizing_mode="stretch_width")
+
+
+def create_view(**params: Any) -> HouseholderView:
+    """A fresh view for one browser session (or notebook)."""
+    return HouseholderView(**params)
