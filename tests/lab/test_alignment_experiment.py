@@ -166,3 +166,14 @@ def test_shipped_defaults_load_when_present():
         assert np.isfinite(data.x).all() and data.x.dtype == np.float32
     with pytest.raises(ValueError, match="name"):
         load_shipped("nope")
+
+
+@pytest.mark.slow
+def test_project_2d_umap_shapes_and_seeded():
+    data = _planted(seed=7, n=120)
+    res = run_alignment(data, n_anchor_classes=6)
+    yb = data.y[res.eval_rows]
+    a = project_2d(data.x[res.eval_rows], res.x_after, yb, method="umap", seed=3)
+    b = project_2d(data.x[res.eval_rows], res.x_after, yb, method="umap", seed=3)
+    assert a["after"].shape == (yb.shape[0], 2) and a["target_before"].shape == (yb.shape[0], 2)
+    np.testing.assert_allclose(a["after"], b["after"])

@@ -1,0 +1,162 @@
+"""Plotly figure dicts for the alignment page (pure functions of lab results; no math here)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from widgets.common import STUDY_COLORS, as_list
+
+__all__ = ["scatter_figure", "metrics_figure", "curve_figure", "spectrum_figure", "compare_figure", "loss_figure",
+           "empty_figure"]
+
+_FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
+_MAP_COLORS = {"orthogonal": STUDY_COLORS["after"], "linear": STUDY_COLORS["accent"], "mlp": "#ff7f0e"}
+
+
+def _layout(title: str, **kw: Any) -> dict[str, Any]:
+    base = {"title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}}, "font": _FONT,
+            "template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "uirevision": "keep",
+            "legend": {"orientation": "h", "y": -0.18}}
+    base.update(kw)
+    return base
+
+
+def empty_figure(title: str, note: str = "") -> dict[str, Any]:
+    return {"data": [], "layout": _layout(title, annotations=[{"text": note, "showarrow": False, "x": 0.5, "y": 0.5,
+                                                                 "xref": "paper", "yref": "paper"}] if note else [],
+                                           xaxis={"visible": False}, yaxis={"visible": False}, height=340)}
+
+
+def _links(a: np.ndarray, b: np.ndarray) -> tuple[list, list]:
+    """Line segments a_i -> b_i as one trace: x = [a0, b0, None, a1, b1, None, ...]."""
+    xs: list = []
+    ys: list = []
+    for (ax, ay), (bx, by) in zip(a.tolist(), b.tolist()):
+        xs += [ax, bx, None]
+        ys += [ay, by, None]
+    return xs, ys
+
+
+def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, spaces: Sequence[str], method: str,
+                   map_type: str) -> dict[str, Any]:
+    """Two panels, before and after: space A (blue / green), space B (red), pairs linked in grey."""
+    data = []
+    label = "UMAP" if method == "umap" else "PCA of space B"
+    for panel, (key, colour, name) in enumerate(
+        [("before", STUDY_COLORS["a"], f"{spaces[0]} (raw)"), ("after", STUDY_COLORS["after"], f"{spaces[0]} mapped")]
+    ):
+        ax = "" if panel == 0 else "2"
+        a, b = coords[key], coords[f"target_{key}"]
+        lx, ly = _links(a, b)
+        data += [
+            {"type": "scattergl", "mode": "lines", "x": lx, "y": ly, "xaxis": f"x{ax}", "yaxis": f"y{ax}",
+             "line": {"color": "rgba(120,120,120,0.25)", "width": 1}, "hoverinfo": "skip", "showlegend": False,
+             "name": "pairs"},
+            {"type": "scattergl", "mode": "markers", "x": as_list(b[:, 0]), "y": as_list(b[:, 1]), "xaxis": f"x{ax}",
+             "yaxis": f"y{ax}", "name": spaces[1], "legendgroup": "b", "showlegend": panel == 0,
+             "marker": {"color": STUDY_COLORS["b"], "size": 6, "opacity": 0.75}, "text": list(hover),
+             "hovertemplate": "%{text}<extra>" + spaces[1] + "</extra>"},
+            {"type": "scattergl", "mode": "markers", "x": as_list(a[:, 0]), "y": as_list(a[:, 1]), "xaxis": f"x{ax}",
+             "yaxis": f"y{ax}", "name": name, "marker": {"color": colour, "size": 6, "opacity": 0.75,
+                                                           "symbol": "diamond"},
+             "text": list(hover), "hovertemplate": "%{text}<extra>" + name + "</extra>"},
+        ]
+    layout = _layout(
+        f"Both spaces in 2-D ({label}), before and after the {map_type} map; grey lines join the same item",
+        xaxis={"domain": [0, 0.48], "title": {"text": "before alignment"}, "zeroline": False},
+        yaxis={"zeroline": False},
+        xaxis2={"domain": [0.52, 1], "title": {"text": "after alignment"}, "zeroline": False},
+        yaxis2={"anchor": "x2", "zeroline": False, "matches": "y" if method == "pca" else None},
+        height=430,
+    )
+    return {"data": data, "layout": layout}
+
+
+def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
+    """Horizontal bars: every score before (grey) and after (green) the map."""
+    labels = [f"{mod}: {m}" for m, mod in zip(metrics["metric"], metrics["modality"])][::-1]
+    data = [
+        {"type": "bar", "orientation": "h", "y": labels, "x": as_list(metrics["before"].to_numpy()[::-1]),
+         "name": "before", "marker": {"color": "#b0b0b0"}, "texttemplate": "%{x:.2f}", "textposition": "outside"},
+        {"type": "bar", "orientation": "h", "y": labels, "x": as_list(metrics["after"].to_numpy()[::-1]),
+         "name": "after", "marker": {"color": STUDY_COLORS["after"]}, "texttemplate": "%{x:.2f}",
+         "textposition": "outside"},
+    ]
+    layout = _layout("Scores on held-back items, before and after the map",
+                     barmode="group", xaxis={"title": {"text": "score (top-1 accuracy, cosine or CKA)"},
+                                             "range": [min(0.0, float(metrics[["before", "after"]].min().min())) - 0.02,
+                                                       1.12]},
+                     yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 20, "t": 60, "b": 50})
+    return {"data": data, "layout": layout}
+
+
+def _mean_std(df: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
+    g = df.groupby(by, sort=True)[col]
+    return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=0).fillna(0.0)}).reset_index()
+
+
+def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Sequence[str]) -> dict[str, Any]:
+    """Top-1 retrieval against the number of anchors, per map type (mean ± std over seeds)."""
+    title = f"How many anchor {unit} does the map need? (top-1 on held-back items, mean ± std over seeds)"
+    if curve is None or curve.empty:
+        return empty_figure(title, "computing…")
+    data = []
+    cols = [("image_top1", modalities[0], "solid"), ("text_top1", modalities[1], "dash")]
+    for mt in curve["map_type"].unique():
+        sub = curve[curve["map_type"] == mt]
+        for col, mod, dash in cols:
+            if col not in sub:
+                continue
+            s = _mean_std(sub, ["n_anchor_classes"], col)
+            data.append({"type": "scatter", "mode": "lines+markers", "x": as_list(s["n_anchor_classes"].to_numpy()),
+                         "y": as_list(s["mean"].to_numpy()), "name": f"{mt} map, {mod}",
+                         "error_y": {"type": "data", "array": as_list(s["std"].to_numpy()), "visible": True},
+                         "line": {"color": _MAP_COLORS.get(mt, "#333"), "dash": dash}})
+    layout = _layout(title, xaxis={"title": {"text": f"anchor {unit} used to fit the map"}, "type": "log"},
+                     yaxis={"title": {"text": "top-1 retrieval after the map"}, "range": [0, 1.05]}, height=400,
+                     shapes=[{"type": "line", "x0": current, "x1": current, "y0": 0, "y1": 1, "yref": "paper",
+                              "line": {"color": "#444", "dash": "dot", "width": 1}}])
+    return {"data": data, "layout": layout}
+
+
+def spectrum_figure(singular_values: np.ndarray) -> dict[str, Any]:
+    sv = np.asarray(singular_values, dtype=float)
+    idx = np.arange(1, sv.size + 1)
+    data = [{"type": "bar", "x": as_list(idx), "y": as_list(sv), "marker": {"color": STUDY_COLORS["accent"]},
+             "name": "singular value", "hovertemplate": "σ%{x} = %{y:.3g}<extra></extra>"}]
+    layout = _layout("Singular values of Xcᵀ Yc on the anchors (a flat tail: directions the anchors barely pin down)",
+                     xaxis={"title": {"text": "index"}}, yaxis={"title": {"text": "singular value"}, "type": "log"},
+                     height=340, showlegend=False)
+    return {"data": data, "layout": layout}
+
+
+def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int, unit: str) -> dict[str, Any]:
+    title = f"Held-out classes: orthogonal vs linear vs MLP map fitted on {n_anchor} anchor {unit}"
+    if table is None or table.empty:
+        return empty_figure(title, "computing…")
+    data = []
+    for col, mod, colour in (("image_top1", modalities[0], STUDY_COLORS["a"]),
+                             ("image_class_top1", f"{modalities[0]} (class)", "#6baed6"),
+                             ("text_top1", modalities[1], STUDY_COLORS["b"])):
+        if col not in table:
+            continue
+        s = _mean_std(table, ["map_type"], col)
+        data.append({"type": "bar", "x": list(s["map_type"]), "y": as_list(s["mean"].to_numpy()), "name": mod,
+                     "error_y": {"type": "data", "array": as_list(s["std"].to_numpy())},
+                     "marker": {"color": colour}, "texttemplate": "%{y:.2f}", "textposition": "outside"})
+    layout = _layout(title, barmode="group", yaxis={"title": {"text": "top-1 retrieval"}, "range": [0, 1.1]},
+                     height=340)
+    return {"data": data, "layout": layout}
+
+
+def loss_figure(history: list[dict[str, Any]]) -> dict[str, Any]:
+    data = []
+    for key, colour in (("model_a", STUDY_COLORS["a"]), ("model_b", STUDY_COLORS["b"])):
+        pts = [h for h in history if h.get("model") == key]
+        data.append({"type": "scatter", "mode": "lines", "x": [p["step"] for p in pts], "y": [p["loss"] for p in pts],
+                     "name": key.replace("_", " "), "line": {"color": colour}})
+    return {"data": data, "layout": _layout("Contrastive loss while retraining", height=260,
+                                            xaxis={"title": {"text": "step"}}, yaxis={"title": {"text": "loss"}})}
