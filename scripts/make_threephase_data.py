@@ -1,7 +1,7 @@
 """Produce the 3PT study's shipped artifacts in data/threephase/ (small, no pickles).
 
     nice python scripts/make_threephase_data.py                       # tokens + train the shipped runs
-    nice python scripts/make_threephase_data.py --copy-from DIR       # tokens + copy finished runs from DIR
+    nice python scripts/make_threephase_data.py --copy-from DIR...    # tokens + copy finished runs
 
 Writes:
 * tokens.npz, tokenizer.json: the default corpus (stdlib docstrings) split 90/10 by document
@@ -43,7 +43,9 @@ def shipped_variants() -> dict[str, ModelConfig]:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--copy-from", default=None, help="copy finished runs (config/metrics/status only) from this folder")
+    p.add_argument("--copy-from", nargs="+", default=None,
+                   help="copy finished runs (config/metrics/status only) from these folders, e.g. the "
+                        "<root>/threephase folders written by scripts/threephase_experiments.py")
     p.add_argument("--pattern", nargs="+", default=["*3pt-N3-L12-s0", "*3pt-N3-L4-s0", "*baseline-s0", "*3pt-N3-s0"],
                    help="run-folder globs to copy with --copy-from")
     args = p.parse_args()
@@ -56,7 +58,7 @@ def main() -> int:
     runs.mkdir(parents=True)
     if args.copy_from:
         for pat in args.pattern:
-            for src in sorted(Path(args.copy_from).glob(pat)):
+            for src in sorted(s for folder in args.copy_from for s in Path(folder).glob(pat)):
                 if (src / "metrics.jsonl").is_file():
                     dst = runs / src.name
                     dst.mkdir()
