@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ortholab train householder", description=__doc__.splitlines()[0])
     p.add_argument("--layer", choices=("householder", "linear", "both"), default="both",
                    help="first layer of the generator (default: both, one after the other)")
-    p.add_argument("--steps", type=int, default=2000, help="optimiser steps per model (default 2000)")
+    p.add_argument("--steps", type=int, default=1500, help="optimiser steps per model (default 1500)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rank", type=int, default=6, help="projector rank = number of directions (default 6)")
     p.add_argument("--latent-dim", type=int, default=8)

@@ -80,7 +80,7 @@ class HouseholderView(pn.viewable.Viewer):
     train_layer = param.Selector(default="householder", objects=["householder", "linear"],
                                  doc="First layer of the generator trained on this page.")
     train_steps = param.Integer(default=300, bounds=(20, 5000),
-                                doc="Optimiser steps for a training run started here (the shipped models used 2000).")
+                                doc="Optimiser steps for a training run started here (the shipped models' budget is in results.json).")
 
     def __init__(self, *, artifacts: Artifacts | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -93,11 +93,12 @@ class HouseholderView(pn.viewable.Viewer):
         self.info = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.orth = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.sample_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Sample", 380), sizing_mode="fixed", width=380, height=380)
-        self.grid_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Traversal grid", 420), height=420)
+        self.grid_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Traversal grid", 520), height=520)
         self.sens_pane = plotly_pane({"data": [], "layout": {"height": 360}}, height=360)
         self.loss_pane = plotly_pane(self._loss_fig(), height=260)
         self.train_samples_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Samples during training", 200), height=200)
         self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
+        self.results_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.job = BackgroundJob(name="training")
         self.train_button = pn.widgets.Button(label="Train a generator", color="primary", width=180)
         self.train_button.on_click(lambda _e: self.start_training())
@@ -193,7 +194,7 @@ class HouseholderView(pn.viewable.Viewer):
         mosaic = image_grid(imgs)
         k, s, _, h, w = imgs.shape
         t = np.linspace(-self.span, self.span, s)
-        fig = image_figure(mosaic, f"Traversal grid: row i decodes z + t·n_i ({METHOD_LABELS[self.method].split(':')[0]})", 90 + 52 * k)
+        fig = image_figure(mosaic, f"Traversal grid: row i decodes z + t·n_i ({METHOD_LABELS[self.method].split(':')[0]})", 100 + 70 * k)
         fig["layout"]["yaxis"] = {"visible": True, "tickmode": "array", "tickvals": [i * (h + 2) + h / 2 for i in range(k)],
                                   "ticktext": [self._direction_label(i) for i in range(k)], "showgrid": False}
         fig["layout"]["xaxis"] = {"visible": True, "tickmode": "array", "tickvals": [j * (w + 2) + w / 2 for j in range(s)],
@@ -223,6 +224,11 @@ class HouseholderView(pn.viewable.Viewer):
         rows = self._art.results.get("summary", [])
         if not rows:
             return
+        cfg = self._art.results.get("train_config", {})
+        self.results_note.object = (f"Budget per model: {cfg.get('steps', '?')} steps of {cfg.get('batch_size', '?')} images, "
+                                    f"seeds {self._art.results.get('seeds', '?')}, measured on {self._art.results.get('device', '?')}; "
+                                    f"factor regressor held-out: " + ", ".join(
+                                        f"{k} {v:.2f}" for k, v in self._art.results.get("regressor_heldout", {}).items()) + ".")
         df = pd.DataFrame(rows)
         out = pd.DataFrame({"model": df["model"], "directions": df["method"], "seeds": df["n_seeds"]})
         for m in ("mig", "sap", "purity", "path_length", "recon"):
@@ -324,7 +330,7 @@ class HouseholderView(pn.viewable.Viewer):
                 "share of a direction's sensitivity taken by its top factor; path length is the squared change of "
                 "the regressor's features per unit step (lower = smoother). `scripts/make_householder_data.py` "
                 "produced these numbers."),
-            self.results_table, sizing_mode="stretch_width")
+            self.results_table, self.results_note, sizing_mode="stretch_width")
         training = pn.Column(
             pn.pane.Markdown("#### Train a generator here\nRuns in the background on 4,000 shapes; the loss and "
                              "samples stream in; Stop keeps what was learnt so far. The trained model replaces that "

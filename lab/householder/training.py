@@ -36,7 +36,7 @@ def _noop(*_a: Any, **_k: Any) -> None:
 @dataclass
 class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    steps: int = 2000  # optimiser steps (the training budget; equal for both layer kinds)
+    steps: int = 1500  # optimiser steps (the training budget; equal for both layer kinds)
     batch_size: int = 64
     lr: float = 2e-3  # Adam learning rate (reflection vectors included)
     beta: float = 0.3  # weight of the KL term (1 = plain VAE; lower keeps more shape detail)

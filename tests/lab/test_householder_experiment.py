@@ -183,3 +183,35 @@ def test_train_vae_logs_stops_and_resumes_exactly(tmp_path):
     z = torch.randn(2, 8)
     torch.testing.assert_close(loaded.generator(z), full.model.generator(z))
     assert full.history[-1]["orth_error"] < 1e-5
+
+
+def test_compare_directions_and_cli_end_to_end(tmp_path):
+    from lab.householder.artifacts import image_grid, to_uint8_image
+    from lab.householder.experiment import compare_directions, model_directions, summarise
+    from lab.householder_train import main
+
+    torch.set_num_threads(1)
+    data = make_shapes(64, seed=0)
+    cfg = TrainConfig(steps=4, batch_size=8, n_images=64, log_every=2)
+    res = compare_directions(data, FactorRegressor().eval(), seeds=(0, 1), config=cfg,
+                             score_kwargs={"n_codes": 64, "n_samples": 2, "steps": 3})
+    assert set(zip(res.table["model"], res.table["method"])) == {
+        ("householder", "householder"), ("householder", "random"), ("linear", "sefa"), ("linear", "ganspace"),
+        ("linear", "random")}
+    assert len(res.table) == 10 and res.table["mig"].between(0, 1).all()
+    summ = summarise(res.table)
+    assert (summ["n_seeds"] == 2).all() and summ["mig_std"].notna().all()
+    assert res.sensitivity[(0, "linear", "sefa")].shape == (6, 6)
+    hh = res.models[(0, "householder")]
+    dirs, vals = model_directions(hh, "householder")
+    torch.testing.assert_close(dirs, hh.generator.fc.directions().detach())
+    with pytest.raises(ValueError, match="method"):
+        model_directions(res.models[(0, "linear")], "householder")
+    grid = image_grid(np.random.default_rng(0).random((2, 3, 3, 4, 5)), gap=1)
+    assert grid.shape == (2 * 5 - 1, 3 * 6 - 1, 3) and grid.dtype == np.uint8
+    assert to_uint8_image(torch.ones(3, 4, 4)).max() == 255
+    assert main(["--layer", "linear", "--steps", "3", "--n-images", "64", "--root", str(tmp_path)]) == 0
+    runs = list(tmp_path.glob("householder/*"))
+    assert len(runs) == 1 and (runs[0] / "model.safetensors").is_file()
+    assert main(["--resume", str(runs[0]), "--steps", "3"]) == 0
+    assert main(["--rank", "9", "--steps", "1", "--n-images", "16", "--root", str(tmp_path)]) == 2
