@@ -254,13 +254,13 @@ class Trainer:
         cfg = run.config
         mcfg = ModelConfig.from_dict(cfg["model"])
         tcfg = replace(TrainConfig(**cfg["train"]), **overrides)
+        if not (run.path / "checkpoint.pt").is_file():
+            raise ValueError(f"path: run {run.id!r} has no checkpoint.pt (a metrics-only run cannot be resumed)")
         trainer = cls(mcfg, tcfg, data, run=run).setup()
-        state = run.load_checkpoint(device=trainer.device)
-        if state is not None:
-            trainer.load_state(state)
-            old = run.metrics()
-            if len(old):
-                trainer.history = [r for r in old.to_dict("records") if r["step"] <= trainer.step]
+        trainer.load_state(run.load_checkpoint(device=trainer.device))
+        old = run.metrics()
+        if len(old):
+            trainer.history = [r for r in old.to_dict("records") if r["step"] <= trainer.step]
         run.set_status("running")
         return trainer
 

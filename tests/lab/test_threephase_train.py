@@ -114,6 +114,11 @@ def test_checkpoint_resume_gives_identical_next_step_loss(data, tmp_path):
     assert resumed.step == 3
     next_loss = resumed.train_step()
     assert next_loss == losses[3]  # bit-identical on the CPU
+    # a metrics-only run cannot be resumed
+    lite = train_model(tiny(), TrainConfig(steps=2, batch_size=4, eval_every=2, eval_windows=2, device="cpu"), data,
+                       root=tmp_path, keep_weights=False)
+    with pytest.raises(ValueError, match="checkpoint"):
+        Trainer.resume(lite.run_path, data)
     # and a fresh model would not give that loss (the check can fail)
     fresh = Trainer(tiny(), tcfg, data, save=False).setup()
     fresh.step = 3
