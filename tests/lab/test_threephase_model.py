@@ -257,3 +257,28 @@ def test_3pt_block_matches_reference_with_rotation_and_phase_norm():
             h = h + block.ffn(prms(h, sd[f"blocks.{l}.norm2.weight"]))
     ref = prms(h, sd["norm_f.weight"]) @ sd["head.weight"].T
     torch.testing.assert_close(logits.detach(), ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_phasor_points_against_trigonometry(n):
+    from lab.threephase import phasor
+
+    theta = 0.37 + n
+    got = phasor(theta, n, pair=(0.6, -0.8))
+    for i in range(n):
+        a = theta + 2 * math.pi * i / n
+        want = [0.6 * math.cos(a) + 0.8 * math.sin(a), 0.6 * math.sin(a) - 0.8 * math.cos(a)]
+        np.testing.assert_allclose(got[i], want, atol=1e-12)
+    with pytest.raises(ValueError, match="pair"):
+        phasor(0.1, 3, pair=(1.0, 0.0, 0.0))
+
+
+def test_bf16_autocast_forward_backward_runs():
+    torch.manual_seed(5)
+    model = Transformer(small())
+    idx = torch.randint(0, 97, (2, 16))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, loss = model(idx, idx)
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert all(b.theta.grad is not None and torch.isfinite(b.theta.grad).all() for b in model.blocks)
