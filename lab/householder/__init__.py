@@ -44,3 +44,4 @@ from lab.householder.training import (  # noqa: F401,E402
     train_regressor,
     train_vae,
 )
+from lab.householder.artifacts import Artifacts, artifact_dir, image_grid, load_artifacts  # noqa: F401,E402

@@ -85,12 +85,14 @@ def _batch_indices(n: int, batch: int, seed: int, step: int) -> torch.Tensor:
 def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run | None = None,
               root: str | Path | None = None, save_run: bool = True, device=None,
               progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-              n_samples: int = 8) -> TrainResult:
+              n_samples: int = 8, init_model: ShapesVAE | None = None) -> TrainResult:
     """Train a :class:`ShapesVAE`; resume from ``run``'s checkpoint when it has one.
 
     ``progress`` receives partial results ``step``, ``loss``, ``recon``, ``kl``,
     ``orth_error`` and, every ``sample_every`` steps, ``samples`` ((n_samples, 3, 32, 32)
-    numpy images decoded from fixed prior draws).
+    numpy images decoded from fixed prior draws). ``init_model`` starts from a copy of an
+    existing model (fine-tuning, e.g. after :func:`~lab.householder.core.swap_for_projector`);
+    its config must equal ``config.generator``.
     """
     config = config.validate()
     progress = progress or _noop
@@ -100,6 +102,12 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
     images = data.images.to(dev)
     torch.manual_seed(config.seed)  # parameter init only; the run does not depend on it later
     model = ShapesVAE(config.generator).to(dev)
+    if init_model is not None:
+        if init_model.config.to_dict() != config.generator.to_dict():
+            raise ValueError(f"init_model: its config {init_model.config.to_dict()} differs from "
+                             f"config.generator {config.generator.to_dict()}")
+        model.load_state_dict(init_model.state_dict())
+        model.requires_grad_(True)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     start = 0
     if run is None and save_run:
