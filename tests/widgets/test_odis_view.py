@@ -1,0 +1,114 @@
+"""The /odis view without a browser: set parameters, check the figures, tables and messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab.odis import OdisData, overlap_matrix, score_dimensions, word_counts
+from widgets.odis import OdisView, create_view
+
+
+def small_data(n: int = 120, seed: int = 0) -> OdisData:
+    rng = np.random.default_rng(seed)
+    words = ["data", "model", "Python", "value", "qzx", "the", "of", "42", "orthogonal", "returns"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) + rng.choice([".", "!", " x"]) for _ in range(n)]
+    docs = pd.DataFrame({"doc_id": [f"d{i}" for i in range(n)], "source": "test", "preview": texts,
+                         "n_chars": [len(t) for t in texts], "n_tokens": word_counts(texts)})
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    maps = {"pca": rng.normal(size=(n, 2)), "umap": rng.normal(size=(n, 2))}
+    return OdisData(docs, score_dimensions(texts), emb, maps)
+
+
+@pytest.fixture
+def view():
+    return OdisView(data=small_data(), budget=40)
+
+
+def _overlap_from_figure(v) -> np.ndarray:
+    return np.array(v.overlap_pane.object["data"][0]["z"], dtype=float)
+
+
+def test_overlap_heatmap_matches_lab_and_follows_the_budget(view):
+    a = view.analysis
+    np.testing.assert_allclose(_overlap_from_figure(view), overlap_matrix(a.selections))
+    before = view.overlap_pane.object["data"][0]["text"]
+    view.budget = 80
+    assert view.errors.message == ""
+    assert view.analysis.budget == 80 and view.analysis.quotas.sum() == 80
+    assert view.overlap_pane.object["data"][0]["text"] != before
+    np.testing.assert_allclose(_overlap_from_figure(view), overlap_matrix(view.analysis.selections))
+
+
+def test_components_weights_and_duplicates_change_the_selection(view):
+    view.n_components = 3
+    assert len(view.overlap_pane.object["data"][0]["z"]) == 3
+    assert len(view.pc_pane.object["data"][0]["z"]) == 3
+    np.testing.assert_allclose(np.array(view.pc_pane.object["data"][0]["z"]), np.eye(3), atol=1e-6)
+    view.weight_1 = 3.0
+    q = view.analysis.quotas
+    assert q[0] > q[1] and q.sum() == 40
+    view.duplicates = "fill"
+    assert len(view.analysis.union) == 40
+    off = _overlap_from_figure(view)[~np.eye(3, dtype=bool)]
+    assert np.all(off == 0)  # "fill" makes the per-component selections disjoint
+
+
+def test_map_is_recoloured_not_recomputed(view):
+    xs_before = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    groups_before = [len(tr["x"]) for tr in view.map_pane.object["data"]]
+    view.budget = 90
+    xs_after = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    assert xs_after == xs_before  # same coordinates, only the grouping changed
+    assert [len(tr["x"]) for tr in view.map_pane.object["data"]] != groups_before
+    assert all(tr["type"] == "scattergl" for tr in view.map_pane.object["data"])
+    view.map_kind = "pca"
+    xs_pca = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    assert xs_pca == sorted(view.data.maps["pca"][:, 0].tolist())
+    assert "<b>d" in view.map_pane.object["data"][1]["text"][0]  # hover shows the document
+
+
+def test_tables_and_baselines(view):
+    t = view.table.value
+    assert len(t) == 40 and {"component", "preview", "score"} <= set(t.columns)
+    cmp = view.baseline_table.value
+    assert cmp["method"].iloc[0].startswith("ODiS") and "random" in set(cmp["method"])
+    assert (cmp["docs"] == len(view.analysis.union)).all()
+    bars = view.baseline_pane.object["data"]
+    assert len(bars) == view.n_components
+
+
+def test_token_level_overlap(view):
+    view.overlap_level = "tokens"
+    z = _overlap_from_figure(view)
+    np.testing.assert_allclose(z, overlap_matrix(view.analysis.selections, token_counts=view.data.docs["n_tokens"]))
+
+
+def test_bad_budget_shows_a_message_and_keeps_the_figures(view):
+    before = view.overlap_pane.object
+    view.param.budget.bounds = (1, 10_000)  # let an out-of-range value through to lab
+    view.budget = 500
+    assert "budget" in view.errors.message and "120" in view.errors.message
+    assert view.overlap_pane.object is before
+
+
+def test_map_recompute_runs_in_the_background(view):
+    # PCA here: the same BackgroundJob path as UMAP without numba's first-call compilation.
+    view.map_kind = "pca"
+    assert view.recompute_map()
+    view.job.wait(120)
+    assert view.errors.message == "" and view.job.errors.message == ""
+    xs = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    assert xs != sorted(view.data.maps["pca"][:, 0].tolist())  # the recomputed map replaced the placeholder
+    from lab.odis import embedding_map
+
+    assert xs == pytest.approx(sorted(embedding_map(view.data.embeddings, method="pca")[:, 0].tolist()))
+
+
+def test_default_page_builds_from_the_shipped_artifacts():
+    v = create_view()
+    assert v.errors.message == "", v.errors.message
+    assert v.data.n > 1000 and v.data.embeddings.shape[1] == 384
+    assert len(v.map_pane.object["data"]) == v.n_components + 2
+    assert v.__panel__() is not None

@@ -1,0 +1,97 @@
+"""Plotly figure dicts for the /odis page (pure layout: every number comes from lab.odis)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from widgets.common import as_list
+
+__all__ = ["heatmap", "variance_bars", "doc_map", "baseline_bars", "downstream_bars", "COMPONENT_COLORS"]
+
+COMPONENT_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+MULTI_COLOR = "#000000"
+UNSELECTED = "#c7c7c7"
+
+
+def _layout(title: str, x: str = "", y: str = "", height: int = 360, **extra: Any) -> dict:
+    lay = {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": x}},
+           "yaxis": {"title": {"text": y}}, "margin": {"l": 70, "r": 20, "t": 45, "b": 60}, "height": height,
+           "uirevision": "keep", "template": "plotly_white"}
+    lay.update(extra)
+    return lay
+
+
+def heatmap(z, labels_x: Sequence[str], labels_y: Sequence[str] | None = None, *, title: str,
+            zmin: float = -1.0, zmax: float = 1.0, colorscale: str = "RdBu", text=None, fmt: str = "{:.2f}",
+            colorbar: str = "", height: int = 380) -> dict:
+    """A labelled heatmap; cell text shows the value (or ``text`` when given)."""
+    z = np.asarray(z, dtype=np.float64)
+    cells = text if text is not None else [[fmt.format(v) for v in row] for row in z]
+    ys = list(labels_y) if labels_y is not None else list(labels_x)
+    trace = {"type": "heatmap", "z": as_list(z), "x": list(labels_x), "y": ys, "zmin": zmin, "zmax": zmax,
+             "colorscale": colorscale, "reversescale": colorscale == "RdBu", "text": cells,
+             "texttemplate": "%{text}", "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
+             "colorbar": {"title": {"text": colorbar}}}
+    return {"data": [trace], "layout": _layout(title, height=height, yaxis={"autorange": "reversed"},
+                                               xaxis={"tickangle": -35})}
+
+
+def variance_bars(spectrum, n_kept: int) -> dict:
+    s = np.asarray(spectrum, dtype=np.float64)
+    names = [f"PC{i + 1}" for i in range(len(s))]
+    colors = [COMPONENT_COLORS[i % len(COMPONENT_COLORS)] if i < n_kept else UNSELECTED for i in range(len(s))]
+    bars = {"type": "bar", "x": names, "y": as_list(s), "marker": {"color": colors}, "name": "share of variance",
+            "hovertemplate": "%{x}: %{y:.1%} of the variance<extra></extra>"}
+    cum = {"type": "scatter", "mode": "lines+markers", "x": names, "y": as_list(np.cumsum(s)), "name": "cumulative",
+           "line": {"color": "#555"}}
+    return {"data": [bars, cum], "layout": _layout("Explained variance of the standardised scores (kept: coloured)",
+                                                   "component", "share of variance", yaxis={"range": [0, 1.05],
+                                                   "tickformat": ".0%", "title": {"text": "share of variance"}},
+                                                   legend={"orientation": "h", "y": -0.25})}
+
+
+def doc_map(xy, labels, hover: Sequence[str], n_components: int, *, title: str) -> dict:
+    """Scatter of documents, one WebGL trace per group: unselected, PC1..PCk, several."""
+    xy = np.asarray(xy, dtype=np.float64)
+    labels = np.asarray(labels)
+    hover = np.asarray(hover, dtype=object)
+    groups = [(-1, "not selected", UNSELECTED, 4)] + [
+        (c, f"PC{c + 1}", COMPONENT_COLORS[c % len(COMPONENT_COLORS)], 7) for c in range(n_components)
+    ] + [(-2, "selected by 2+ PCs", MULTI_COLOR, 9)]
+    data = []
+    for code, name, color, size in groups:
+        m = labels == code
+        data.append({"type": "scattergl", "mode": "markers", "name": f"{name} ({int(m.sum())})",
+                     "x": as_list(xy[m, 0]), "y": as_list(xy[m, 1]), "text": hover[m].tolist(),
+                     "hovertemplate": "%{text}<extra>" + name + "</extra>",
+                     "marker": {"color": color, "size": size, "opacity": 0.45 if code == -1 else 0.9}})
+    return {"data": data, "layout": _layout(title, "map axis 1", "map axis 2", height=520,
+                                            legend={"orientation": "v", "x": 1.02, "y": 1})}
+
+
+def baseline_bars(table, pcs: Sequence[str]) -> dict:
+    """Mean component score of each method's selection (one bar group per method)."""
+    data = []
+    for i, col in enumerate(pcs):
+        data.append({"type": "bar", "name": col.replace("mean ", ""), "x": table["method"].tolist(),
+                     "y": as_list(table[col].to_numpy()),
+                     "marker": {"color": COMPONENT_COLORS[i % len(COMPONENT_COLORS)]}})
+    return {"data": data, "layout": _layout("How much of each orthogonal direction each selection covers",
+                                            "", "mean component score (z units)", height=400, barmode="group",
+                                            xaxis={"tickangle": -20}, legend={"orientation": "h", "y": 1.12})}
+
+
+def downstream_bars(summary) -> dict:
+    """Validation perplexity (mean ± std over seeds) per selection method."""
+    data = [{"type": "bar", "x": summary["method"].tolist(), "y": as_list(summary["val_ppl_mean"].to_numpy()),
+             "error_y": {"type": "data", "array": as_list(summary["val_ppl_std"].to_numpy()), "visible": True},
+             "marker": {"color": [COMPONENT_COLORS[i % 8] for i in range(len(summary))]},
+             "hovertemplate": "%{x}: %{y:.1f}<extra></extra>"}]
+    lo = float(np.min(summary["val_ppl_mean"] - summary["val_ppl_std"])) if len(summary) else 0.0
+    hi = float(np.max(summary["val_ppl_mean"] + summary["val_ppl_std"])) if len(summary) else 1.0
+    return {"data": data, "layout": _layout("Downstream: held-out perplexity of the same model (lower is better)",
+                                            "training selection", "validation perplexity", height=360,
+                                            yaxis={"range": [max(0.0, lo - 0.1 * (hi - lo)), hi + 0.1 * (hi - lo)],
+                                                   "title": {"text": "validation perplexity"}})}
