@@ -13,7 +13,7 @@ import numpy as np
 import panel as pn
 import param
 
-from lab.threephase import ModelConfig, phasor
+from lab.threephase import ModelConfig, horn_values, phasor, theta_init
 from lab.threephase_experiments import drift_profile, list_study_runs, load_run, train_side_by_side
 from lab.threephase_trainer import TrainConfig
 from widgets.common import STUDY_COLORS, ErrorBox, as_list, guarded, plotly_pane
@@ -161,13 +161,13 @@ class ThreePhaseView(pn.viewable.Viewer):
         h = run["history"]
         name = run["config"].get("variant", "run")
         color = ROLE["3pt"] if run["config"]["model"].get("three_phase") else ROLE["baseline"]
-        traces = [{"type": "scatter", "x": as_list(h["step"]), "y": as_list(h["val_ppl"]), "mode": "lines+markers",
+        traces = [{"type": "scatter", "x": as_list(h["step"]), "y": as_list(h["val_loss"]), "mode": "lines+markers",
                    "name": f"{name}: validation", "line": {"color": color}},
-                  {"type": "scatter", "x": as_list(h["step"]), "y": as_list(np.exp(np.minimum(h["train_loss"].astype(float), 50))),
+                  {"type": "scatter", "x": as_list(h["step"]), "y": as_list(h["train_loss"].astype(float)),
                    "mode": "lines", "name": f"{name}: train (mean since last eval)", "line": {"color": color, "dash": "dot"}}]
         final = h.iloc[-1]
-        return {"data": traces, "layout": _layout(f"Perplexity — final val ppl {final['val_ppl']:.1f}, {final['val_bpb']:.3f} bits/byte",
-                                                   "step", "perplexity", yaxis={"type": "log", "title": {"text": "perplexity (log)"}})}
+        return {"data": traces, "layout": _layout(f"Loss — final validation perplexity {final['val_ppl']:.1f}, "
+                                                   f"{final['val_bpb']:.3f} bits/byte", "step", "loss (nats/token)")}
 
     @param.depends("frame", watch=True)
     def _update_frame(self) -> None:
@@ -206,7 +206,7 @@ class ThreePhaseView(pn.viewable.Viewer):
         L = th.shape[0]
         traces = [{"type": "box", "y": as_list(th[l]), "name": str(l), "marker": {"color": ROLE["3pt"]}, "boxpoints": "all",
                    "jitter": 0.4, "pointpos": 0, "showlegend": False} for l in range(L)]
-        init = [(l + 1) * math.pi / (2 * L) for l in range(L)]
+        init = [float(theta_init(l, L, 1)[0]) for l in range(L)]
         traces.append({"type": "scatter", "x": [str(l) for l in range(L)], "y": init, "mode": "markers",
                        "marker": {"symbol": "line-ew-open", "size": 24, "color": "#333"}, "name": "init (l+1)π/(2L)"})
         return {"data": traces, "layout": _layout(f"Angle distribution per block at step {int(h['step'].iloc[k])}", "block", "θ (rad)",
@@ -218,7 +218,7 @@ class ThreePhaseView(pn.viewable.Viewer):
         mean = np.asarray(h["horn_mean"].iloc[k], dtype=float)
         per = np.asarray(h["horn_phase_means"].iloc[k], dtype=float)  # (N, T)
         p = np.arange(mean.size)
-        traces = [{"type": "scatter", "x": as_list(p), "y": as_list(1.0 / (p + 1)), "mode": "lines", "name": "horn 1/(p+1)",
+        traces = [{"type": "scatter", "x": as_list(p), "y": as_list(horn_values(mean.size)), "mode": "lines", "name": "horn 1/(p+1)",
                    "line": {"color": "#333", "dash": "dash"}},
                   {"type": "scatter", "x": as_list(p), "y": as_list(mean), "mode": "markers", "name": "mean over d_model",
                    "marker": {"size": 9, "color": "#000"}}]
