@@ -1,0 +1,65 @@
+"""Merge the experiment JSONs in benchmarks/results/threephase_*.json into one summary and print it.
+
+    python scripts/threephase_report.py      # writes benchmarks/results/threephase_summary.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from lab.threephase_experiments import summarize  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def main() -> int:
+    sweep, depth = [], []
+    for f in sorted(RESULTS.glob("threephase_*.json")):
+        if f.name in ("threephase_summary.json",):
+            continue
+        d = json.loads(f.read_text())
+        sweep += d.get("sweep", [])
+        depth += d.get("depth", [])
+    out: dict = {"sources": sorted(p.name for p in RESULTS.glob("threephase_*.json") if p.name != "threephase_summary.json")}
+    if sweep:
+        df = pd.DataFrame(sweep)
+        ppl, bpb = summarize(df, "val_ppl"), summarize(df, "val_bpb")
+        base = ppl.set_index("variant")["mean"].get("baseline")
+        if base is not None:
+            ppl["vs_baseline_pct"] = 100 * (ppl["mean"] / base - 1)
+        out["sweep_runs"] = df.drop(columns=["run_path"], errors="ignore").to_dict("records")
+        out["summary_ppl"], out["summary_bpb"] = ppl.to_dict("records"), bpb.to_dict("records")
+        print("validation perplexity (final step), mean / std over seeds")
+        print(ppl.round(3).to_string(index=False))
+        print("\nvalidation bits per byte")
+        print(bpb.round(4).to_string(index=False))
+    if depth:
+        out["depth"] = []
+        print("\nfinal per-block L2 drift")
+        for L in sorted({d["n_layers"] for d in depth}, reverse=True):
+            runs = [d for d in depth if d["n_layers"] == L]
+            finals = np.array([d["drift_l2"][-1] for d in runs])  # (seeds, L)
+            mean = finals.mean(0)
+            entry = {"n_layers": L, "seeds": [d["seed"] for d in runs], "final_drift_mean": mean.tolist(),
+                     "final_drift_per_seed": finals.tolist(), "argmin_block": int(mean.argmin()), "argmax_block": int(mean.argmax()),
+                     "steps": runs[0]["steps"], "val_ppl": [d["val_ppl"] for d in runs],
+                     "profile_over_time_seed0": runs[0]["drift_l2"]}
+            # a U: the minimum is strictly inside and both ends are higher
+            entry["u_shape"] = bool(0 < entry["argmin_block"] < L - 1)
+            out["depth"].append(entry)
+            print(f"L={L} seeds={entry['seeds']}: " + ", ".join(f"{v:.4f}" for v in mean) +
+                  f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, U shape: {entry['u_shape']})")
+    (RESULTS / "threephase_summary.json").write_text(json.dumps(out, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
