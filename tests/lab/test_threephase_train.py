@@ -6,6 +6,7 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,6 +87,10 @@ def test_training_lowers_loss_logs_drift_and_bpb(data, tmp_path):
     assert row["val_ppl"] == pytest.approx(math.exp(row["val_loss"]))
     assert h["drift_l2"].iloc[0] == [0.0, 0.0]
     assert row["drift_l2"] == pytest.approx(theta_drift(res.model)) and min(row["drift_l2"]) > 0
+    angles = np.array(row["theta"])  # (n_layers, d_phase/2), the logged angles
+    assert angles.shape == (2, 4)
+    np.testing.assert_allclose(angles, torch.stack([b.theta.detach() for b in res.model.blocks]).numpy())
+    np.testing.assert_allclose(row["mean_angle"], angles.mean(1), rtol=1e-6)
     # the horn witness: the embedding mean sits on 1/(p+1)
     assert row["horn_mean"] == pytest.approx([1 / (p + 1) for p in range(16)], abs=1e-5)
     assert len(row["horn_phase_means"]) == 3
