@@ -34,6 +34,7 @@ from widgets.alignment_figures import (
     scatter_figure,
     spectrum_figure,
 )
+from lab.device import describe_device
 from widgets.common import ErrorBox, guarded, plotly_pane
 from widgets.jobs import BackgroundJob
 
@@ -45,7 +46,7 @@ SOURCES = {
     "MiniLM: sentence embedding vs layer 3": "minilm_layer3",
     "MiniLM: sentence embedding vs layer 1": "minilm_layer1",
 }
-GROUPS = {"O(d): reflections allowed": True, "SO(d): rotations only": False}
+GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 INTRO = """
@@ -97,7 +98,8 @@ class AlignmentView(pn.viewable.Viewer):
         self.curve_pane = plotly_pane(empty_figure("Anchor curve"), height=400)
         self.spectrum_pane = plotly_pane(empty_figure("Spectrum"), height=340)
         self.compare_pane = plotly_pane(empty_figure("Map comparison"), height=340)
-        self.loss_pane = plotly_pane(loss_figure([]), height=260, visible=False)
+        self.loss_pane = plotly_pane(loss_figure([]), height=260)  # joins the page on the first retrain
+        self.retrain_box = pn.Column(sizing_mode="stretch_width")
         self.headline = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.data_info = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.ortho_number = pn.indicators.Number(name="orthogonality error ‖MᵀM − I‖", value=0.0,
@@ -123,7 +125,7 @@ class AlignmentView(pn.viewable.Viewer):
         self.path_b = pn.widgets.TextInput(placeholder="…and for space B (optional)", sizing_mode="stretch_width")
         self.load_button = pn.widgets.Button(label="Load my embeddings", color="primary")
         self.load_button.on_click(lambda _e: self.load_files())
-        self.train_steps = pn.widgets.IntSlider(name="Training steps per model", start=20, end=2500, step=20,
+        self.train_steps = pn.widgets.IntSlider(label="Training steps per model", start=20, end=2500, step=20,
                                                 value=SMOKE_PAIR.steps)
         self.train_button = pn.widgets.Button(label="Retrain the toy CLIPs here", color="success")
         self.train_button.on_click(lambda _e: self.retrain())
@@ -168,7 +170,8 @@ class AlignmentView(pn.viewable.Viewer):
             f"**{data.description or data.name}**  \n{data.n} paired {m1} items in {data.dim} dimensions"
             f"{second}; {int(data.train_mask.sum())} may be anchors, {int((~data.train_mask).sum())} are held back for "
             f"scoring{'; ' + str(data.n_classes) + ' classes' if data.labels is not None else ''}.  \n"
-            f"Space A: {data.spaces[0]}. Space B: {data.spaces[1]}."
+            f"Space A: {data.spaces[0]}. Space B: {data.spaces[1]}.  \n"
+            f"Fitting and scoring run on: {describe_device()}."
         )
         self._token += 1
         self.refit()
@@ -352,7 +355,8 @@ class AlignmentView(pn.viewable.Viewer):
         """Train a fresh toy-CLIP pair in the background; the result becomes a new data source."""
         cfg = dataclasses.replace(SMOKE_PAIR, steps=int(self.train_steps.value))
         self._loss_history = []
-        self.loss_pane.visible = True
+        if self.loss_pane not in self.retrain_box.objects:
+            self.retrain_box.append(self.loss_pane)
 
         def work(progress, should_stop):
             from lab.runs import Run
@@ -391,7 +395,7 @@ class AlignmentView(pn.viewable.Viewer):
         retrain = pn.Card(
             pn.pane.Markdown("Trains model A (CNN + bag of words) and model B (MLP + ordered words) from scratch on "
                              "freshly drawn shapes, then adds them as a data source.", styles={"font-size": "0.85em"}),
-            self.train_steps, self.train_button, self.train_job, self.loss_pane,
+            self.train_steps, self.train_button, self.train_job, self.retrain_box,
             title="Retrain the toy models", collapsed=True, sizing_mode="stretch_width",
         )
         side = pn.Column(controls, self.ortho_number, byo, retrain, width=330)

@@ -17,7 +17,7 @@ _MAP_COLORS = {"orthogonal": STUDY_COLORS["after"], "linear": STUDY_COLORS["acce
 
 
 def _layout(title: str, **kw: Any) -> dict[str, Any]:
-    base = {"title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 15}}, "font": _FONT,
+    base = {"title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 14}}, "font": _FONT,
             "template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "uirevision": "keep",
             "legend": {"orientation": "h", "y": -0.18}}
     base.update(kw)
@@ -65,7 +65,8 @@ def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, space
              "text": list(hover), "hovertemplate": "%{text}<extra>" + name + "</extra>"},
         ]
     layout = _layout(
-        f"Both spaces in 2-D ({label}), before and after the {map_type} map; grey lines join the same item",
+        f"Both spaces in 2-D ({label}), before and after the {map_type} map"
+        "<br><sup>grey lines join the two embeddings of the same item</sup>",
         xaxis={"domain": [0, 0.48], "title": {"text": "before alignment"}, "zeroline": False},
         yaxis={"zeroline": False},
         xaxis2={"domain": [0.52, 1], "title": {"text": "after alignment"}, "zeroline": False},
@@ -85,8 +86,8 @@ def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
          "name": "after", "marker": {"color": STUDY_COLORS["after"]}, "texttemplate": "%{x:.2f}",
          "textposition": "outside"},
     ]
-    layout = _layout("Scores on held-back items, before and after the map",
-                     barmode="group", xaxis={"title": {"text": "score (top-1 accuracy, cosine or CKA)"},
+    layout = _layout("Scores before and after the map<br><sup>on held-back items, never used as anchors</sup>",
+                     barmode="group", xaxis={"title": {"text": "score"},
                                              "range": [min(0.0, float(metrics[["before", "after"]].min().min())) - 0.02,
                                                        1.12]},
                      yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 20, "t": 60, "b": 50})
@@ -100,7 +101,7 @@ def _mean_std(df: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
 
 def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Sequence[str]) -> dict[str, Any]:
     """Top-1 retrieval against the number of anchors, per map type (mean ± std over seeds)."""
-    title = f"How many anchor {unit} does the map need? (top-1 on held-back items, mean ± std over seeds)"
+    title = f"How many anchor {unit} does the map need?<br><sup>top-1 on held-back items, mean ± std over 3 seeds</sup>"
     if curve is None or curve.empty:
         return empty_figure(title, "computing…")
     data = []
@@ -115,7 +116,7 @@ def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Seque
                          "y": as_list(s["mean"].to_numpy()), "name": f"{mt} map, {mod}",
                          "error_y": {"type": "data", "array": as_list(s["std"].to_numpy()), "visible": True},
                          "line": {"color": _MAP_COLORS.get(mt, "#333"), "dash": dash}})
-    layout = _layout(title, xaxis={"title": {"text": f"anchor {unit} used to fit the map"}, "type": "log"},
+    layout = _layout(title, xaxis={"title": {"text": f"anchor {unit} used to fit the map"}},
                      yaxis={"title": {"text": "top-1 retrieval after the map"}, "range": [0, 1.05]}, height=400,
                      shapes=[{"type": "line", "x0": current, "x1": current, "y0": 0, "y1": 1, "yref": "paper",
                               "line": {"color": "#444", "dash": "dot", "width": 1}}])
@@ -127,14 +128,16 @@ def spectrum_figure(singular_values: np.ndarray) -> dict[str, Any]:
     idx = np.arange(1, sv.size + 1)
     data = [{"type": "bar", "x": as_list(idx), "y": as_list(sv), "marker": {"color": STUDY_COLORS["accent"]},
              "name": "singular value", "hovertemplate": "σ%{x} = %{y:.3g}<extra></extra>"}]
-    layout = _layout("Singular values of Xcᵀ Yc on the anchors (a flat tail: directions the anchors barely pin down)",
+    layout = _layout("Singular values of Xcᵀ Yc on the anchors<br><sup>small values: directions the anchors barely "
+                     "pin down</sup>",
                      xaxis={"title": {"text": "index"}}, yaxis={"title": {"text": "singular value"}, "type": "log"},
                      height=340, showlegend=False)
     return {"data": data, "layout": layout}
 
 
 def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int, unit: str) -> dict[str, Any]:
-    title = f"Held-out classes: orthogonal vs linear vs MLP map fitted on {n_anchor} anchor {unit}"
+    title = f"Held-out classes: which map generalises?<br><sup>fitted on {n_anchor} anchor {unit}, scored on the " \
+            "other classes; mean ± std over 3 seeds</sup>"
     if table is None or table.empty:
         return empty_figure(title, "computing…")
     data = []

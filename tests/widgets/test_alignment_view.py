@@ -79,7 +79,7 @@ def test_anchor_slider_and_map_type_recompute_the_figures(view):
     view.map_type = "linear"
     assert view.ortho_number.value > 1e-3  # an unconstrained map is not orthogonal
     view.map_type = "orthogonal"
-    view.group = "SO(d): rotations only"
+    view.group = "SO(d) rotations"
     assert view.ortho_number.value < 1e-6 and view.errors.message == ""
     view.center = False
     assert view.errors.message == ""
