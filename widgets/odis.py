@@ -96,7 +96,8 @@ class OdisView(pn.viewable.Viewer):
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.table = pn.widgets.Tabulator(pd.DataFrame(), pagination="local", page_size=12, disabled=True,
                                           sizing_mode="stretch_width", height=420, show_index=False,
-                                          layout="fit_data_stretch")
+                                          layout="fit_columns", widths={"component": 90, "rank": 60, "score": 70,
+                                                                        "preview": "55%", "doc_id": "25%"})
         self.baseline_table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
                                                    sizing_mode="stretch_width", layout="fit_data_stretch")
         self.downstream_note = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -149,11 +150,11 @@ class OdisView(pn.viewable.Viewer):
         level = a.overlap_tokens if self.overlap_level == "tokens" and a.overlap_tokens is not None else a.overlap_docs
         cells = [[f"{level[i, j]:.1%}<br>{a.intersections[i, j]} docs" for j in range(len(pcs))] for i in range(len(pcs))]
         self.overlap_pane.object = heatmap(
-            level, pcs, title=f"Overlap of the per-component selections ({self.overlap_level}), budget {a.budget}",
+            level, pcs, title=f"Overlap of per-PC selections ({self.overlap_level})",
             zmin=0.0, zmax=1.0, colorscale="Blues", text=cells, colorbar="overlap", height=360)
-        self.raw_pane.object = heatmap(a.raw_corr, dims, title="Raw dimensions: Pearson correlation",
-                                       colorbar="r", height=430)
-        self.pc_pane.object = heatmap(a.pc_corr, pcs, title="Component scores: correlation (decorrelated)",
+        self.raw_pane.object = heatmap(a.raw_corr, dims, title="Raw dimensions: Pearson correlation (hover for r)",
+                                       colorbar="r", height=430, show_text=len(dims) <= 6)
+        self.pc_pane.object = heatmap(a.pc_corr, pcs, title="Component scores: correlation",
                                       colorbar="r", height=360)
         self.variance_pane.object = variance_bars(a.spectrum, self.n_components)
         self._recolour()
@@ -161,7 +162,8 @@ class OdisView(pn.viewable.Viewer):
         self.baseline_pane.object = baseline_bars(self.comparison, [f"mean {p}" for p in pcs])
         self.baseline_table.value = self.comparison.round(3)
         texts = d.docs["preview"].tolist()
-        self.table.value = selection_table(a, texts, doc_ids=d.docs["doc_id"].tolist(), preview_chars=140)
+        table = selection_table(a, texts, doc_ids=d.docs["doc_id"].tolist(), preview_chars=140)
+        self.table.value = table[["component", "rank", "score", "preview", "doc_id"]].round({"score": 3})
         off = a.overlap_docs[~np.eye(len(pcs), dtype=bool)]
         names = "; ".join(a.component_names)
         self.summary.object = (
@@ -199,7 +201,7 @@ class OdisView(pn.viewable.Viewer):
         labels = selection_labels(d.n, a.selections)
         hover = self._hover()
         title = (f"Documents on a {'UMAP' if self.map_kind == 'umap' else 'PCA'} map of their MiniLM embeddings, "
-                 f"coloured by the component that selected them")
+                 f"coloured by the component that selected them (hover: the text)")
         self.map_pane.object = doc_map(xy, labels, hover, self.n_components, title=title)
 
     @functools.cached_property
@@ -265,8 +267,9 @@ class OdisView(pn.viewable.Viewer):
         ]
         rest = pn.Param(self.param, parameters=["duplicates", "overlap_level", "map_kind", "n_neighbors"],
                         show_name=False, width=280,
-                        widgets={"duplicates": pn.widgets.RadioButtonGroup, "overlap_level": pn.widgets.RadioButtonGroup,
-                                 "map_kind": pn.widgets.RadioButtonGroup,
+                        widgets={"duplicates": {"type": pn.widgets.Select, "width": 260},
+                                 "overlap_level": {"type": pn.widgets.Select, "width": 260},
+                                 "map_kind": {"type": pn.widgets.Select, "width": 260},
                                  "n_neighbors": {"type": pn.widgets.IntSlider, "throttled": True}})
         return pn.Column(pn.pane.Markdown("#### Selection"), main, pn.pane.Markdown("#### Budget weights"),
                          *self._weight_widgets, rest, self.umap_button, self.job, width=300)

@@ -25,14 +25,14 @@ def _layout(title: str, x: str = "", y: str = "", height: int = 360, **extra: An
 
 def heatmap(z, labels_x: Sequence[str], labels_y: Sequence[str] | None = None, *, title: str,
             zmin: float = -1.0, zmax: float = 1.0, colorscale: str = "RdBu", text=None, fmt: str = "{:.2f}",
-            colorbar: str = "", height: int = 380) -> dict:
+            colorbar: str = "", height: int = 380, show_text: bool = True) -> dict:
     """A labelled heatmap; cell text shows the value (or ``text`` when given)."""
     z = np.asarray(z, dtype=np.float64)
-    cells = text if text is not None else [[fmt.format(v) for v in row] for row in z]
+    cells = text if text is not None else [[fmt.format(0.0 if abs(v) < 5e-3 else v) for v in row] for row in z]
     ys = list(labels_y) if labels_y is not None else list(labels_x)
     trace = {"type": "heatmap", "z": as_list(z), "x": list(labels_x), "y": ys, "zmin": zmin, "zmax": zmax,
              "colorscale": colorscale, "reversescale": colorscale == "RdBu", "text": cells,
-             "texttemplate": "%{text}", "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
+             "texttemplate": "%{text}" if show_text else "", "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
              "colorbar": {"title": {"text": colorbar}}}
     return {"data": [trace], "layout": _layout(title, height=height, yaxis={"autorange": "reversed"},
                                                xaxis={"tickangle": -35})}
@@ -46,7 +46,7 @@ def variance_bars(spectrum, n_kept: int) -> dict:
             "hovertemplate": "%{x}: %{y:.1%} of the variance<extra></extra>"}
     cum = {"type": "scatter", "mode": "lines+markers", "x": names, "y": as_list(np.cumsum(s)), "name": "cumulative",
            "line": {"color": "#555"}}
-    return {"data": [bars, cum], "layout": _layout("Explained variance of the standardised scores (kept: coloured)",
+    return {"data": [bars, cum], "layout": _layout("Explained variance (kept components coloured)",
                                                    "component", "share of variance", yaxis={"range": [0, 1.05],
                                                    "tickformat": ".0%", "title": {"text": "share of variance"}},
                                                    legend={"orientation": "h", "y": -0.25})}
@@ -79,8 +79,9 @@ def baseline_bars(table, pcs: Sequence[str]) -> dict:
                      "y": as_list(table[col].to_numpy()),
                      "marker": {"color": COMPONENT_COLORS[i % len(COMPONENT_COLORS)]}})
     return {"data": data, "layout": _layout("How much of each orthogonal direction each selection covers",
-                                            "", "mean component score (z units)", height=400, barmode="group",
-                                            xaxis={"tickangle": -20}, legend={"orientation": "h", "y": 1.12})}
+                                            "", "mean component score (z units)", height=430, barmode="group",
+                                            xaxis={"tickangle": -20}, legend={"orientation": "h", "y": -0.3},
+                                            margin={"l": 70, "r": 20, "t": 45, "b": 110})}
 
 
 def downstream_bars(summary) -> dict:
