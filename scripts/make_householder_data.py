@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-images", type=int, default=12000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "data" / "householder"))
+    p.add_argument("--merge", nargs="+", default=None, metavar="DIR",
+                   help="combine the results.json of runs made with different --seeds into --out "
+                        "(models of the first folder's first seed)")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, Path(args.out))
 
     import numpy as np
     import torch
@@ -93,6 +98,31 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(result, indent=1, default=float))
     print(summary.to_string(), flush=True)
     print(f"wrote {out} in {time.time() - t0:.0f} s", flush=True)
+    return 0
+
+
+def merge(folders: list[str], out: Path) -> int:
+    """Concatenate per-seed results into one results.json (seeds may run as parallel processes)."""
+    import shutil
+
+    import pandas as pd
+
+    from lab.householder import summarise
+
+    parts = [json.loads((Path(f) / "results.json").read_text()) for f in folders]
+    out.mkdir(parents=True, exist_ok=True)
+    first = Path(folders[0])
+    for name in ("vae_householder.safetensors", "vae_linear.safetensors", "regressor.safetensors"):
+        if first.resolve() != out.resolve():
+            shutil.copyfile(first / name, out / name)
+    table = pd.DataFrame([row for p in parts for row in p["table"]])
+    result = dict(parts[0])
+    result["seeds"] = sorted({s for p in parts for s in p["seeds"]})
+    result["table"] = table.to_dict(orient="records")
+    result["summary"] = summarise(table).to_dict(orient="records")
+    result["seconds"] = {f"part{i}": p["seconds"] for i, p in enumerate(parts)}
+    (out / "results.json").write_text(json.dumps(result, indent=1, default=float))
+    print(summarise(table).to_string())
     return 0
 
 

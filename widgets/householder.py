@@ -8,7 +8,6 @@ trained on the page replaces that kind's model for this session only.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from lab.householder.core import orthogonality_error
 from lab.householder.experiment import model_directions
 from lab.householder.model import GeneratorConfig
 from lab.householder.scoring import prior_samples, purity, sensitivity_matrix, traverse
-from lab.householder.shapes import FACTORS, make_shapes
+from lab.householder.shapes import make_shapes
 from lab.householder.training import TrainConfig, train_vae
 from widgets.common import ErrorBox, as_list, device_badge, guarded, plotly_pane
 from widgets.jobs import BackgroundJob

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lab.householder.model import FactorRegressor, ShapesVAE
+from lab.householder.model import FactorRegressor
 from lab.householder.training import load_regressor, load_vae
 from lab.paths import data_dir
 

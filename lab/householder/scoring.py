@@ -19,7 +19,7 @@ from sklearn.metrics import mutual_info_score
 
 from lab.checks import check_float, check_int, check_matrix
 from lab.device import as_tensor, to_numpy
-from lab.householder.shapes import CONTINUOUS, FACTORS, ShapesData, normalise_factors
+from lab.householder.shapes import FACTORS, ShapesData, normalise_factors
 
 __all__ = ["traverse", "predict_factors", "sensitivity_matrix", "purity", "discretize", "mutual_info_matrix",
            "mig", "sap_matrix", "sap", "path_length", "encode_codes", "DirectionScores", "score_directions"]

@@ -20,7 +20,7 @@ from lab.householder.scoring import (
     sensitivity_matrix,
     traverse,
 )
-from lab.householder.shapes import FACTORS, make_shapes, normalise_factors, render, sample_factors
+from lab.householder.shapes import make_shapes, normalise_factors, render, sample_factors
 from lab.householder.training import TrainConfig, load_vae, train_vae
 from lab.runs import Run
 
