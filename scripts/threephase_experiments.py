@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from lab.device import describe_device  # noqa: E402
 from lab.threephase import ModelConfig  # noqa: E402
-from lab.threephase_data import default_token_data  # noqa: E402
+from lab.threephase_data import default_token_data, shipped_token_data  # noqa: E402
 from lab.threephase_experiments import SCALED_5_5M, drift_profile, load_run, run_sweep, summarize, variant_configs  # noqa: E402
 from lab.threephase_trainer import TrainConfig  # noqa: E402
 
@@ -45,10 +45,17 @@ def main() -> int:
     p.add_argument("--root", default="/tmp/threephase_runs")
     p.add_argument("--skip-depth", action="store_true")
     p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--ablations", nargs="*", default=[], choices=["horn", "rotation", "phase_norm"],
+                   help="instead of the N sweep, train 3PT N=3 with each named operation switched off")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "threephase_experiments.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    data = default_token_data(vocab_size=SCALED_5_5M["vocab_size"])
+    try:  # the shipped streams are the same default corpus, already tokenised (4,096 words)
+        data = shipped_token_data()
+        if data.vocab_size != SCALED_5_5M["vocab_size"]:
+            raise FileNotFoundError
+    except FileNotFoundError:
+        data = default_token_data(vocab_size=SCALED_5_5M["vocab_size"])
     out = {
         "machine": {"device": describe_device("cpu"), "torch_threads": args.threads, "platform": platform.platform(),
                     "note": "shared 2-core CPU, other jobs running; timings are noisy"},
@@ -95,7 +102,14 @@ def main() -> int:
             print(f"[sweep] {row['variant']} seed {row['seed']}: ppl {row['val_ppl']:.2f} bpb {row['val_bpb']:.4f} "
                   f"({row['elapsed_s']:.0f}s)", flush=True)
 
-        run_sweep(variant_configs(SCALED_5_5M, args.n_values), args.seeds, tc, data, root=args.root, on_result=on_row)
+        if args.ablations:
+            from dataclasses import replace
+
+            full = ModelConfig(**SCALED_5_5M, n_phases=3)
+            variants = {f"3pt-N3-no-{op}": replace(full, **{op: False}) for op in args.ablations}
+        else:
+            variants = variant_configs(SCALED_5_5M, args.n_values)
+        run_sweep(variants, args.seeds, tc, data, root=args.root, on_result=on_row)
     out["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write()
     return 0
