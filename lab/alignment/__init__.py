@@ -37,8 +37,27 @@ from lab.alignment.metrics import (
     retrieval_top1,
     unbiased_cka,
 )
+from lab.alignment.sources import AlignmentData, from_arrays, load_byo, load_shipped  # noqa: E402
+from lab.alignment.experiment import (  # noqa: E402
+    AlignmentResult,
+    anchor_curve,
+    compare_maps,
+    project_2d,
+    run_alignment,
+    select_anchors,
+)
 
 __all__ = [
+    "AlignmentData",
+    "from_arrays",
+    "load_byo",
+    "load_shipped",
+    "AlignmentResult",
+    "run_alignment",
+    "compare_maps",
+    "anchor_curve",
+    "project_2d",
+    "select_anchors",
     "ProcrustesAligner",
     "LinearMapAligner",
     "MLPAligner",

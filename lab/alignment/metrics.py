@@ -124,10 +124,21 @@ def nearest_neighbors(
         best_i = torch.empty((qb.shape[0], 0), dtype=torch.long, device=q.device)
         for gs in range(0, g.shape[0], tile):
             sims = qb @ g[gs : gs + tile].T  # (tq, tg)
+            if exclude_self and gs < qs + qb.shape[0] and qs < gs + sims.shape[1]:  # block meets the diagonal
+                r = torch.arange(qs, qs + qb.shape[0], device=q.device).unsqueeze(1)  # (tq, 1) global rows
+                c = torch.arange(gs, gs + sims.shape[1], device=q.device).unsqueeze(0)  # (1, tg) global cols
+                sims = sims.masked_fill(r == c, -math.inf)
+            if k == 1:
+                # Fast path: a running maximum; strict '>' keeps the earlier (lower) index on ties.
+                vals, arg = sims.max(dim=1, keepdim=True)  # (tq, 1) each
+                if best_s.shape[1] == 0:
+                    best_s, best_i = vals, arg + gs
+                else:
+                    better = vals > best_s
+                    best_s = torch.where(better, vals, best_s)
+                    best_i = torch.where(better, arg + gs, best_i)
+                continue
             idx = torch.arange(gs, gs + sims.shape[1], device=q.device).expand(sims.shape[0], -1)
-            if exclude_self:
-                rows = torch.arange(qs, qs + qb.shape[0], device=q.device).unsqueeze(1)
-                sims = sims.masked_fill(idx == rows, -math.inf)
             # Candidates so far first, so a stable sort keeps the lower index on ties.
             cand_s = torch.cat([best_s, sims], dim=1)  # (tq, k + tg)
             cand_i = torch.cat([best_i, idx], dim=1)
