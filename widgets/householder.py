@@ -92,7 +92,8 @@ class HouseholderView(pn.viewable.Viewer):
         self.info = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.orth = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.sample_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Sample", 380), sizing_mode="fixed", width=380, height=380)
-        self.grid_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Traversal grid", 520), height=520)
+        self.grid_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Traversal grid", 520), height=520,
+                                     sizing_mode="fixed", width=640)
         self.sens_pane = plotly_pane({"data": [], "layout": {"height": 360}}, height=360)
         self.loss_pane = plotly_pane(self._loss_fig(), height=260)
         self.train_samples_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Samples during training", 200), height=200)
@@ -205,16 +206,17 @@ class HouseholderView(pn.viewable.Viewer):
         S = sensitivity_matrix(self.model.generator, self._art.regressor, self._dirs, n_samples=16,
                                span=2.0, steps=7, seed=self.seed)
         p = purity(S)
-        ylabels = [f"direction {i + 1} (purity {p[i]:.2f})" for i in range(S.shape[0])]
+        ylabels = [f"n{i + 1} (purity {p[i]:.2f})" for i in range(S.shape[0])]
         self.sensitivity_ = S
         self.sens_pane.object = {
             "data": [{"type": "heatmap", "z": as_list(S), "x": FACTOR_LABELS, "y": ylabels, "colorscale": "Viridis",
                       "zmin": 0, "zmax": max(0.5, float(S.max())), "texttemplate": "%{z:.2f}",
                       "colorbar": {"title": {"text": "change"}},
                       "hovertemplate": "%{y}<br>%{x}: %{z:.3f}<extra></extra>"}],
-            "layout": {"title": {"text": "Which factor moves along each direction (traversal t ∈ [−2, 2], 16 samples)",
+            "layout": {"title": {"text": "Which factor moves along each direction<br><sub>range of the regressor's "
+                                          "prediction over t ∈ [−2, 2], mean of 16 samples</sub>",
                                  "font": {"size": 14}},
-                       "height": 360, "margin": {"l": 190, "r": 10, "t": 50, "b": 40},
+                       "height": 360, "margin": {"l": 120, "r": 10, "t": 50, "b": 40},
                        "yaxis": {"autorange": "reversed"}, "xaxis": {"title": {"text": "ground-truth factor"}},
                        "uirevision": "keep"},
         }
@@ -229,10 +231,10 @@ class HouseholderView(pn.viewable.Viewer):
                                     f"factor regressor held-out: " + ", ".join(
                                         f"{k} {v:.2f}" for k, v in self._art.results.get("regressor_heldout", {}).items()) + ".")
         df = pd.DataFrame(rows)
-        out = pd.DataFrame({"model": df["model"], "directions": df["method"], "seeds": df["n_seeds"]})
-        for m in ("mig", "sap", "purity", "path_length", "recon"):
+        out = pd.DataFrame({"model": df["model"], "directions": df["method"]})
+        for m in ("mig", "sap", "purity", "path_length"):
             if f"{m}_mean" in df:
-                out[m] = [f"{a:.3f} ± {b:.3f}" for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"].fillna(0.0))]
+                out[m] = [f"{a:.3g}±{b:.2g}" for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"].fillna(0.0))]
         self.results_table.object = out
 
     def _resample(self) -> None:
@@ -321,7 +323,7 @@ class HouseholderView(pn.viewable.Viewer):
             width=290,
         )
         top = pn.Row(controls, pn.Column(self.sample_pane, self.info, self.orth, width=400),
-                     pn.Column(self.grid_pane, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+                     pn.Column(self.sens_pane, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         results = pn.Column(
             pn.pane.Markdown(
                 "#### Shipped comparison (held-out shapes; mean ± std over seeds)\n"
@@ -330,6 +332,7 @@ class HouseholderView(pn.viewable.Viewer):
                 "the regressor's features per unit step (lower = smoother). `scripts/make_householder_data.py` "
                 "produced these numbers."),
             self.results_table, self.results_note, sizing_mode="stretch_width")
+        middle = pn.Row(pn.Column(self.grid_pane, width=650), results, sizing_mode="stretch_width")
         training = pn.Column(
             pn.pane.Markdown("#### Train a generator here\nRuns in the background on 4,000 shapes; the loss and "
                              "samples stream in; Stop keeps what was learnt so far. The trained model replaces that "
@@ -341,9 +344,7 @@ class HouseholderView(pn.viewable.Viewer):
             pn.Row(self.loss_pane, self.train_samples_pane, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
-        return pn.Column(intro, device_badge(), self.errors, top,
-                         pn.Row(pn.Column(self.sens_pane, sizing_mode="stretch_width"), results, sizing_mode="stretch_width"),
-                         training, sizing_mode="stretch_width")
+        return pn.Column(intro, device_badge(), self.errors, top, middle, training, sizing_mode="stretch_width")
 
 
 def create_view(**params: Any) -> HouseholderView:
