@@ -305,6 +305,14 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
     out: dict[str, np.ndarray] = {}
     want = set(names)
     words = None
+    # zlib releases the GIL while it compresses, so the per-document compression runs in a
+    # worker thread, overlapping the numpy passes below on a second core.
+    pool = compress_job = None
+    if "compression_ratio" in want:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="odis-zlib")
+        compress_job = pool.submit(_compression_ratios, texts)
     if want & {"real_word_share", "repetition", "lexical_diversity"}:
         # The lower-cased letters of all words, contiguous, as an Arrow string array.
         letters = _LOWER[buf[letter]]
@@ -337,9 +345,6 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
             total = np.bincount(tdoc, minlength=n)[:n].astype(np.float64) if len(tdoc) else np.zeros(n)
             distinct = _distinct_per_group(tdoc, tkey, n, v**3)
             out["repetition"] = np.where(total > 0, 1.0 - _safe_div(distinct, total), 0.0)
-    if "compression_ratio" in want:
-        out["compression_ratio"] = np.array([len(zlib.compress(t.encode("utf-8"), 6)) / b if b else 0.0
-                                             for t, b in zip(texts, nbytes)])
     if "number_density" in want:
         nums = per_doc(_run_starts(_DIGIT[buf], first))
         out["number_density"] = _safe_div(nums, n_words + nums)
@@ -381,6 +386,19 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
             syllables = _group_sum(np.maximum(syl, 1.0), wdoc, n)
             grade = 0.39 * _safe_div(n_words, n_sent) + 11.8 * _safe_div(syllables, n_words) - 15.59
             out["readability_grade"] = np.where(n_words > 0, np.clip(grade, *_GRADE_CLIP), 0.0)
+    if pool is not None:
+        out["compression_ratio"] = compress_job.result()
+        pool.shutdown()
+    return out
+
+
+def _compression_ratios(texts: list[str]) -> np.ndarray:
+    """zlib (level 6) compressed bytes / UTF-8 bytes per text; 0 for an empty text."""
+    out = np.zeros(len(texts))
+    for i, t in enumerate(texts):
+        b = t.encode("utf-8")
+        if b:
+            out[i] = len(zlib.compress(b, 6)) / len(b)
     return out
 
 
