@@ -212,3 +212,34 @@ def test_bad_inputs_raise_value_errors_that_name_the_argument(call, match):
 def test_non_numeric_input_is_a_type_error():
     with pytest.raises(TypeError, match="X"):
         ProcrustesAligner().fit(np.array([["a", "b"]]), np.ones((1, 2)))
+
+
+def test_public_api_is_keyword_only_and_does_no_work_in_init():
+    import inspect
+
+    import lab.alignment as la
+
+    for name in ("ProcrustesAligner", "linear_cka", "retrieval_top1", "unbiased_cka", "mutual_knn_alignment",
+                 "mean_pairwise_cosine", "orthogonality_error", "LinearMapAligner", "MLPAligner"):
+        assert name in la.__all__ and hasattr(la, name)
+    params = inspect.signature(ProcrustesAligner).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+    assert params["center"].default is True and params["allow_reflection"].default is True
+    assert not any(k.endswith("_") for k in vars(ProcrustesAligner()))
+    r = inspect.signature(la.retrieval_top1).parameters
+    assert r["query_labels"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_and_retrieval_match_the_cpu():
+    from lab.alignment import retrieval_top1
+
+    rng = np.random.default_rng(15)
+    X, Y, _, _ = _planted(rng, n=2000, d=32)
+    cpu = ProcrustesAligner().fit(X, Y)
+    gpu = ProcrustesAligner(device="cuda").fit(X, Y)
+    assert gpu.rotation_.device.type == "cuda"
+    np.testing.assert_allclose(gpu.rotation_.cpu().numpy(), cpu.rotation_.numpy(), atol=1e-8)
+    q = torch.tensor(X, device="cuda")
+    assert gpu.transform(q).device.type == "cuda"
+    assert retrieval_top1(X, Y @ np.eye(32), device="cuda", tile=300) == retrieval_top1(X, Y, device="cpu", tile=300)
