@@ -79,7 +79,7 @@ class ThreePhaseView(pn.viewable.Viewer):
         self.drift_pane = plotly_pane(self._empty("Drift depth profile", "block", "L2 drift"))
         self.angle_pane = plotly_pane(self._empty("Angles per block", "block", "θ (rad)"))
         self.horn_pane = plotly_pane(self._empty("Horn witness", "position p", "mean over d_model"))
-        self.runs_table = pn.widgets.Tabulator(self._runs_frame(), disabled=True, height=180, sizing_mode="stretch_width",
+        self.runs_table = pn.widgets.Tabulator(self._runs_frame(), disabled=True, height=260, sizing_mode="stretch_width",
                                                show_index=False)
         self.train_button = pn.widgets.Button(label="Train baseline and 3PT side by side", button_type="primary", width=300)
         self.train_button.on_click(lambda _e: self.start_training())
