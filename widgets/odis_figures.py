@@ -13,6 +13,8 @@ __all__ = ["heatmap", "variance_bars", "doc_map", "baseline_bars", "downstream_b
 COMPONENT_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 MULTI_COLOR = "#000000"
 UNSELECTED = "#c7c7c7"
+ODIS_COLOR = "#3b5b92"  # the ODiS bar in method comparisons
+BASELINE_COLOR = "#9e9e9e"  # every baseline bar
 
 
 def _layout(title: str, x: str = "", y: str = "", height: int = 360, **extra: Any) -> dict:
@@ -34,8 +36,10 @@ def heatmap(z, labels_x: Sequence[str], labels_y: Sequence[str] | None = None, *
              "colorscale": colorscale, "reversescale": colorscale == "RdBu", "text": cells,
              "texttemplate": "%{text}" if show_text else "", "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
              "colorbar": {"title": {"text": colorbar}}}
-    return {"data": [trace], "layout": _layout(title, height=height, yaxis={"autorange": "reversed"},
-                                               xaxis={"tickangle": -35})}
+    longest = max((len(str(v)) for v in labels_x), default=4)
+    return {"data": [trace], "layout": _layout(title, height=height + 5 * longest, yaxis={"autorange": "reversed"},
+                                               xaxis={"tickangle": -35},
+                                               margin={"l": 40 + 7 * longest, "r": 20, "t": 45, "b": 30 + 6 * longest})}
 
 
 def variance_bars(spectrum, n_kept: int) -> dict:
@@ -88,7 +92,8 @@ def downstream_bars(summary) -> dict:
     """Validation perplexity (mean ± std over seeds) per selection method."""
     data = [{"type": "bar", "x": summary["method"].tolist(), "y": as_list(summary["val_ppl_mean"].to_numpy()),
              "error_y": {"type": "data", "array": as_list(summary["val_ppl_std"].to_numpy()), "visible": True},
-             "marker": {"color": [COMPONENT_COLORS[i % 8] for i in range(len(summary))]},
+             "marker": {"color": [ODIS_COLOR if str(m).startswith("odis") else BASELINE_COLOR
+                                  for m in summary["method"]]},
              "hovertemplate": "%{x}: %{y:.1f}<extra></extra>"}]
     lo = float(np.min(summary["val_ppl_mean"] - summary["val_ppl_std"])) if len(summary) else 0.0
     hi = float(np.max(summary["val_ppl_mean"] + summary["val_ppl_std"])) if len(summary) else 1.0
