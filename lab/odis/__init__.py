@@ -19,13 +19,13 @@ from lab.odis.downstream import DOWNSTREAM_METHODS, downstream_check, summarise_
 from lab.odis.regress import ComponentRegressor, r2_score
 from lab.odis.report import default_report
 from lab.odis.scale import score_shards, write_shards
-from lab.odis.scorers import (BUILTIN_DIMENSIONS, DIMENSIONS, Dimension, available_dimensions, dimension_signs,
+from lab.odis.scorers import (BUILTIN_DIMENSIONS, DIMENSIONS, Dimension, NotTextError, available_dimensions, dimension_signs,
                               register_scorer, score_dimensions, score_one, unregister_scorer, word_counts)
 from lab.odis.selector import BASELINES, OrthogonalSelector, overlap_matrix, select_baseline, split_budget, top_k, union_of
 
 __all__ = [
     "score_dimensions", "score_one", "word_counts", "register_scorer", "unregister_scorer", "available_dimensions",
-    "dimension_signs", "Dimension", "DIMENSIONS", "BUILTIN_DIMENSIONS",
+    "dimension_signs", "Dimension", "DIMENSIONS", "BUILTIN_DIMENSIONS", "NotTextError",
     "OrthogonalSelector", "overlap_matrix", "split_budget", "top_k", "select_baseline", "union_of", "BASELINES",
     "ComponentRegressor", "r2_score",
     "Analysis", "analyse", "correlation", "compare_selections", "embedding_map", "selection_labels",

@@ -45,6 +45,7 @@ __all__ = [
     "check_texts",
     "word_counts",
     "english_vocabulary",
+    "NotTextError",
 ]
 
 
@@ -180,21 +181,25 @@ def _vocab_from_minilm() -> list[str]:
     return sorted(w for w in words if len(w) >= 2 or w in ("a", "i"))
 
 
+class NotTextError(TypeError, ValueError):
+    """Non-text input: a TypeError that is also a ValueError, so either ``except`` catches it."""
+
+
 def check_texts(texts, name: str = "texts") -> list[str]:
-    """A list of str from a sequence of str / pandas Series; TypeError names what was wrong."""
+    """A list of str from a sequence of str / pandas Series; :class:`NotTextError` names what was wrong."""
     if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{name}: expected a sequence of strings, got a single {type(texts).__name__}")
+        raise NotTextError(f"{name}: expected a sequence of strings, got a single {type(texts).__name__}")
     if isinstance(texts, pd.DataFrame):
         if "text" not in texts.columns:
-            raise TypeError(f"{name}: a DataFrame needs a 'text' column, got columns {list(texts.columns)}")
+            raise NotTextError(f"{name}: a DataFrame needs a 'text' column, got columns {list(texts.columns)}")
         texts = texts["text"]
     try:
         seq = list(texts)
     except TypeError as exc:
-        raise TypeError(f"{name}: expected a sequence of strings, got {type(texts).__name__}") from exc
+        raise NotTextError(f"{name}: expected a sequence of strings, got {type(texts).__name__}") from exc
     for i, t in enumerate(seq):
         if not isinstance(t, str):
-            raise TypeError(f"{name}: expected every item to be a str, item {i} is {type(t).__name__} {t!r:.60}")
+            raise NotTextError(f"{name}: expected every item to be a str, item {i} is {type(t).__name__} {t!r:.60}")
     return seq
 
 

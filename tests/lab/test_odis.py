@@ -74,8 +74,10 @@ def test_ranges_and_directions_on_hand_made_texts():
 
 
 @pytest.mark.parametrize("bad", ["a single string", [1, 2], ["ok", None], 3.5, [b"bytes"]])
-def test_non_text_raises_type_error_naming_texts(bad):
+def test_non_text_raises_type_and_value_error_naming_texts(bad):
     with pytest.raises(TypeError, match="texts"):
+        score_dimensions(bad)
+    with pytest.raises(ValueError, match="texts: expected"):
         score_dimensions(bad)
 
 
