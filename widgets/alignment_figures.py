@@ -76,20 +76,24 @@ def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, space
     return {"data": data, "layout": layout}
 
 
+def _nan_to_none(values: np.ndarray) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+
 def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
-    """Horizontal bars: every score before (grey) and after (green) the map."""
+    """Horizontal bars: every score before (grey) and after (green) the map (undefined scores left out)."""
     labels = [f"{mod}: {m}" for m, mod in zip(metrics["metric"], metrics["modality"])][::-1]
     data = [
-        {"type": "bar", "orientation": "h", "y": labels, "x": as_list(metrics["before"].to_numpy()[::-1]),
+        {"type": "bar", "orientation": "h", "y": labels, "x": _nan_to_none(metrics["before"].to_numpy()[::-1]),
          "name": "before", "marker": {"color": "#b0b0b0"}, "texttemplate": "%{x:.2f}", "textposition": "outside"},
-        {"type": "bar", "orientation": "h", "y": labels, "x": as_list(metrics["after"].to_numpy()[::-1]),
+        {"type": "bar", "orientation": "h", "y": labels, "x": _nan_to_none(metrics["after"].to_numpy()[::-1]),
          "name": "after", "marker": {"color": STUDY_COLORS["after"]}, "texttemplate": "%{x:.2f}",
          "textposition": "outside"},
     ]
     layout = _layout("Scores before and after the map<br><sup>on held-back items, never used as anchors</sup>",
                      barmode="group", xaxis={"title": {"text": "score"},
-                                             "range": [min(0.0, float(metrics[["before", "after"]].min().min())) - 0.02,
-                                                       1.12]},
+                                             "range": [min(0.0, float(np.nanmin(metrics[["before", "after"]].to_numpy(
+                                                 dtype=float), initial=0.0))) - 0.02, 1.12]},
                      yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 20, "t": 60, "b": 50})
     return {"data": data, "layout": layout}
 

@@ -23,7 +23,13 @@ import pandas as pd
 import torch
 
 from lab.alignment.maps import MAP_TYPES, ProcrustesAligner, make_aligner, orthogonality_error
-from lab.alignment.metrics import linear_cka, mean_pairwise_cosine, mutual_knn_alignment, retrieval_top1
+from lab.alignment.metrics import (
+    linear_cka,
+    mean_pairwise_cosine,
+    mutual_knn_alignment,
+    retrieval_top1,
+    unbiased_cka,
+)
 from lab.alignment.sources import AlignmentData
 from lab.checks import check_int
 from lab.device import to_numpy
@@ -80,6 +86,14 @@ class AlignmentResult:
     orthogonality_error: float  # ||M^T M - I||_F of the map's linear part
 
 
+def _or_nan(fn: Callable[..., float], *args: Any) -> float:
+    """A score that is undefined for these inputs (e.g. a collapsed space) becomes NaN."""
+    try:
+        return fn(*args)
+    except ValueError:
+        return float("nan")
+
+
 def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, rows: np.ndarray) -> list[tuple]:
     """(metric, modality, value) for space-A rows ``xa`` (already in B's frame or raw)."""
     m1, m2 = data.modalities
@@ -89,6 +103,9 @@ def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, row
         ("mean cosine", m1, mean_pairwise_cosine(xa, yb)),
         ("linear CKA", m1, linear_cka(xa, yb)),
     ]
+    if len(rows) >= 5:
+        out.append(("unbiased CKA", m1, _or_nan(unbiased_cka, xa, yb)))
+        out.append(("mutual 10-NN overlap", m1, mutual_knn_alignment(xa, yb, k=min(10, len(rows) - 1))))
     if data.labels is not None:
         lab = data.labels[rows]
         out.insert(1, ("retrieval top-1 (class)", m1, retrieval_top1(xa, yb, query_labels=lab, gallery_labels=lab)))

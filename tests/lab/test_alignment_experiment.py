@@ -105,7 +105,13 @@ def test_labels_without_second_modality_and_without_labels():
     data = from_arrays(x, x @ ortho_group.rvs(6, random_state=rng))
     res = run_alignment(data, n_anchor_classes=20)  # no labels: counts rows
     assert len(res.anchors) == 20 and res.x2_after is None
-    assert set(res.metrics["metric"]) == {"retrieval top-1 (instance)", "mean cosine", "linear CKA"}
+    assert set(res.metrics["metric"]) == {"retrieval top-1 (instance)", "mean cosine", "linear CKA", "unbiased CKA",
+                                          "mutual 10-NN overlap"}
+    m = res.metrics.set_index("metric")
+    # An exact orthogonal copy (no shift) has the same cosine neighbourhoods in both spaces,
+    # and mapping x by Q (with near-zero means) leaves its neighbourhoods as they were.
+    assert m.loc["mutual 10-NN overlap", "before"] == pytest.approx(1.0)
+    assert m.loc["mutual 10-NN overlap", "after"] == pytest.approx(1.0)
 
 
 def _npz_bytes(**arrays):
