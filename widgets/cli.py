@@ -47,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--no-show", action="store_true", help="do not open a browser")
     p_train = sub.add_parser("train", help="train a study's models headless")
     p_train.add_argument("study", choices=sorted(TRAINERS))
-    args, rest = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `train <study> ...`: everything after the study name belongs to the study's own parser,
+    # --help included, so it is split off before argparse sees it.
+    if len(argv) >= 2 and argv[0] == "train" and argv[1] in TRAINERS:
+        return _train(argparse.Namespace(study=argv[1]), argv[2:])
+    args = parser.parse_args(argv)
     if args.command == "serve":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return _serve(args)
-    return _train(args, rest)
+    return _train(args, [])
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ class BackgroundJob(param.Parameterized):
         self._callback = None
         self.progress_bar = pn.indicators.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width")
         self.status = pn.pane.Markdown("", margin=(0, 10))
-        self.stop_button = pn.widgets.Button(label="Stop", button_type="warning", disabled=True, width=90)
+        self.stop_button = pn.widgets.Button(label="Stop", color="warning", disabled=True, width=90)
         self.stop_button.on_click(lambda _e: self.stop())
 
     # ------------------------------------------------------------------ worker side

@@ -94,3 +94,15 @@ def test_cli_parses_serve_and_rejects_unknown(capsys):
         cli.main(["serve", "--bogus"])
     with pytest.raises(SystemExit):
         cli.main(["train", "nonexistent"])
+
+
+def test_cli_hands_train_arguments_to_the_study(monkeypatch):
+    seen = {}
+
+    def fake_train(args, rest):
+        seen["study"], seen["rest"] = args.study, rest
+        return 0
+
+    monkeypatch.setattr(cli, "_train", fake_train)
+    assert cli.main(["train", "threephase", "--help", "--steps", "3"]) == 0
+    assert seen == {"study": "threephase", "rest": ["--help", "--steps", "3"]}
