@@ -31,6 +31,8 @@ def main() -> int:
     out: dict = {"sources": sorted(p.name for p in RESULTS.glob("threephase_*.json") if p.name != "threephase_summary.json")}
     if sweep:
         df = pd.DataFrame(sweep)
+        order = {v: (0 if v == "baseline" else 1 if "-no-" not in v else 2, v) for v in df["variant"].unique()}
+        df = df.iloc[sorted(range(len(df)), key=lambda i: order[df["variant"].iloc[i]])].reset_index(drop=True)
         ppl, bpb = summarize(df, "val_ppl"), summarize(df, "val_bpb")
         base = ppl.set_index("variant")["mean"].get("baseline")
         if base is not None:
@@ -45,18 +47,23 @@ def main() -> int:
         out["depth"] = []
         print("\nfinal per-block L2 drift")
         for L in sorted({d["n_layers"] for d in depth}, reverse=True):
-            runs = [d for d in depth if d["n_layers"] == L]
+            runs = sorted((d for d in depth if d["n_layers"] == L), key=lambda d: d["seed"])
             finals = np.array([d["drift_l2"][-1] for d in runs])  # (seeds, L)
             mean = finals.mean(0)
             entry = {"n_layers": L, "seeds": [d["seed"] for d in runs], "final_drift_mean": mean.tolist(),
                      "final_drift_per_seed": finals.tolist(), "argmin_block": int(mean.argmin()), "argmax_block": int(mean.argmax()),
                      "steps": runs[0]["steps"], "val_ppl": [d["val_ppl"] for d in runs],
-                     "profile_over_time_seed0": runs[0]["drift_l2"]}
+                     "profile_over_time_first_seed": runs[0]["drift_l2"]}
+            # did each block's mean angle grow past its initial value or shrink below it?
+            init = np.array([(l + 1) * np.pi / (2 * L) for l in range(L)])
+            moved = np.array([np.asarray(d["mean_angle"][-1]) - init for d in runs])  # (seeds, L)
+            entry["mean_angle_change"] = moved.mean(0).tolist()
             # a U: the minimum is strictly inside and both ends are higher
             entry["u_shape"] = bool(0 < entry["argmin_block"] < L - 1)
             out["depth"].append(entry)
             print(f"L={L} seeds={entry['seeds']}: " + ", ".join(f"{v:.4f}" for v in mean) +
                   f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, U shape: {entry['u_shape']})")
+            print(f"      mean angle - init per block: " + ", ".join(f"{v:+.4f}" for v in entry["mean_angle_change"]))
     (RESULTS / "threephase_summary.json").write_text(json.dumps(out, indent=1, default=float))
     return 0
 
