@@ -8,8 +8,10 @@ latest partial results to the view, so Bokeh models are only touched from the lo
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 import panel as pn
@@ -20,6 +22,22 @@ from widgets.common import ErrorBox
 __all__ = ["BackgroundJob"]
 
 Work = Callable[[Callable[..., None], Callable[[], bool]], Any]
+
+# Note [stop jobs at exit]: a daemon thread still inside a torch kernel when the interpreter
+# finalises makes the process abort ("terminate called without an active exception", exit
+# 134). At exit every live job is asked to stop and given a moment to reach its next
+# should_stop() check. The set holds weak references only, so it keeps no session alive.
+_LIVE_THREADS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+_LIVE_STOPS: "weakref.WeakValueDictionary[int, BackgroundJob]" = weakref.WeakValueDictionary()
+
+
+@atexit.register
+def _stop_live_jobs(timeout: float = 60.0) -> None:
+    for job in list(_LIVE_STOPS.values()):
+        job._stop.set()
+    deadline = time.monotonic() + timeout
+    for thread in list(_LIVE_THREADS):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class BackgroundJob(param.Parameterized):
@@ -79,6 +97,8 @@ class BackgroundJob(param.Parameterized):
         self.stop_button.disabled = False
         self.status.object = f"{self.label}: starting…"
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=f"ortholab-{self.label}")
+        _LIVE_THREADS.add(self._thread)
+        _LIVE_STOPS[id(self)] = self
         self._thread.start()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             self._callback = pn.state.add_periodic_callback(self.poll, period=self.poll_ms)

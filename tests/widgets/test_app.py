@@ -106,3 +106,26 @@ def test_cli_hands_train_arguments_to_the_study(monkeypatch):
     monkeypatch.setattr(cli, "_train", fake_train)
     assert cli.main(["train", "threephase", "--help", "--steps", "3"]) == 0
     assert seen == {"study": "threephase", "rest": ["--help", "--steps", "3"]}
+
+
+def test_a_process_exiting_with_a_running_job_exits_cleanly():
+    # A daemon thread inside torch at interpreter exit used to abort the process (exit 134).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import torch\n"
+        "from widgets.jobs import BackgroundJob\n"
+        "def work(progress, should_stop):\n"
+        "    a = torch.randn(300, 300)\n"
+        "    while not should_stop():\n"
+        "        a = torch.tanh(a @ a)\n"
+        "job = BackgroundJob('spin')\n"
+        "job.start(work)\n"
+        "print('started', flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "started" in out.stdout
