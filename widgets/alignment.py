@@ -89,6 +89,7 @@ class AlignmentView(pn.viewable.Viewer):
         self._umap_cache: dict[tuple, dict[str, np.ndarray]] = {}
         self._loss_history: list[dict[str, Any]] = []
         self._busy = False
+        self._closed = False
         self.curve_job = BackgroundJob("anchor sweep")
         self.umap_job = BackgroundJob("UMAP")
         self.train_job = BackgroundJob("retraining")
@@ -262,13 +263,15 @@ class AlignmentView(pn.viewable.Viewer):
                 self.scatter_pane.object = scatter_figure(coords, hover, spaces=spaces, method="umap",
                                                           map_type=self.map_type)
 
+        if self._closed:
+            return
         if not self.umap_job.start(work, on_done=done):
             self.errors.show("UMAP is still running for an earlier setting; try again in a moment")
 
     # ------------------------------------------------------------------ sweeps
     def start_sweep(self) -> None:
         """Anchor-count curve and held-out map comparison for the current data, in the background."""
-        if self._data is None:
+        if self._data is None or self._closed:
             return
         if self.curve_job.running:
             self._curve_pending = True
@@ -376,6 +379,16 @@ class AlignmentView(pn.viewable.Viewer):
 
         return self.train_job.start(work, on_partial=partial, on_done=done)
 
+    # ------------------------------------------------------------------ shutdown
+    def close(self, timeout: float = 120.0) -> None:
+        """Stop every background job and wait for it (tests, notebooks, a closing session)."""
+        self._closed = True
+        self._curve_pending = False
+        for job in (self.curve_job, self.umap_job, self.train_job):
+            if job.running:
+                job.stop()
+            job.wait(timeout)
+
     # ------------------------------------------------------------------ layout
     def __panel__(self) -> pn.viewable.Viewable:
         if getattr(self, "_layout", None) is None:
@@ -413,5 +426,8 @@ class AlignmentView(pn.viewable.Viewer):
 
 
 def create_view() -> AlignmentView:
-    """A fresh alignment page for one browser session."""
-    return AlignmentView()
+    """A fresh alignment page for one browser session (its jobs stop when the session ends)."""
+    view = AlignmentView()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _ctx: view.close(timeout=0.0))
+    return view

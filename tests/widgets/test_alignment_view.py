@@ -41,9 +41,8 @@ def view(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     v = page.create_view()
     yield v
-    for job in (v.curve_job, v.umap_job, v.train_job):
-        job.stop()
-        job.wait()
+    v.close()
+    assert not any(j._thread is not None and j._thread.is_alive() for j in (v.curve_job, v.umap_job, v.train_job))
     torch.set_num_threads(before)
 
 
