@@ -44,6 +44,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--root", default="/tmp/threephase_runs")
     p.add_argument("--skip-depth", action="store_true")
+    p.add_argument("--depth-layers", type=int, nargs="+", default=[12, 4], help="depths of the drift-profile runs")
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--ablations", nargs="*", default=[], choices=["horn", "rotation", "phase_norm"],
                    help="instead of the N sweep, train 3PT N=3 with each named operation switched off")
@@ -74,7 +75,7 @@ def main() -> int:
     if not args.skip_depth:
         depth_variants = {
             f"3pt-N3-L{L}": ModelConfig(**{**SCALED_5_5M, "n_layers": L, "n_heads": 6, "n_kv_heads": 3}, n_phases=3)
-            for L in (12, 4)
+            for L in args.depth_layers
         }
         tc = TrainConfig(steps=args.depth_steps, **base_tc)
 
