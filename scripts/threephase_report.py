@@ -46,8 +46,9 @@ def main() -> int:
     if depth:
         out["depth"] = []
         print("\nfinal per-block L2 drift")
-        for L in sorted({d["n_layers"] for d in depth}, reverse=True):
-            runs = sorted((d for d in depth if d["n_layers"] == L), key=lambda d: d["seed"])
+        # runs of the same depth and length are pooled over seeds
+        for L, last in sorted({(d["n_layers"], d["steps"][-1]) for d in depth}, reverse=True):
+            runs = sorted((d for d in depth if d["n_layers"] == L and d["steps"][-1] == last), key=lambda d: d["seed"])
             finals = np.array([d["drift_l2"][-1] for d in runs])  # (seeds, L)
             mean = finals.mean(0)
             entry = {"n_layers": L, "seeds": [d["seed"] for d in runs], "final_drift_mean": mean.tolist(),
@@ -61,7 +62,7 @@ def main() -> int:
             # a U: the minimum is strictly inside and both ends are higher
             entry["u_shape"] = bool(0 < entry["argmin_block"] < L - 1)
             out["depth"].append(entry)
-            print(f"L={L} seeds={entry['seeds']}: " + ", ".join(f"{v:.4f}" for v in mean) +
+            print(f"L={L} steps={last} seeds={entry['seeds']}: " + ", ".join(f"{v:.4f}" for v in mean) +
                   f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, U shape: {entry['u_shape']})")
             print(f"      mean angle - init per block: " + ", ".join(f"{v:+.4f}" for v in entry["mean_angle_change"]))
     (RESULTS / "threephase_summary.json").write_text(json.dumps(out, indent=1, default=float))
