@@ -98,3 +98,13 @@ def test_live_training_streams_both_models(runs_root):
     # the finished 3PT run is listed and selected in the run browser
     assert view.run_id is not None and "3pt" in view.run_id
     assert view.errors.message == "" and view.job.errors.message == ""
+
+
+def test_page_opens_on_a_shipped_deep_run(runs_root):
+    from widgets.threephase import create_view
+
+    view = create_view()
+    assert view.run_id is not None and "data/threephase/runs" in view.run_id.replace("\\", "/")
+    drift = view.drift_pane.object["data"][1]["y"]
+    assert len(drift) == 12 and max(drift) > 0  # the 12-layer run is preferred
+    assert view.errors.message == ""
