@@ -64,15 +64,29 @@ def _pair(n: int, d: int, dev: torch.device, seed: int = 0) -> tuple[torch.Tenso
     return X.to(dev), Y.to(dev)
 
 
-def cpu_procrustes(repeats: int) -> dict:
+def cpu_procrustes(repeats: int, threads: int) -> dict:
+    """Both sides limited to ``threads`` BLAS/OpenMP threads (torch and numpy/scipy alike).
+
+    On a shared 2-core machine, idle spinning threads of one library slow the other down,
+    so each thread count is its own row with the same limit applied to both sides.
+    """
+    from threadpoolctl import threadpool_limits
+
     n, d = 100_000, 384
     X, Y = _pair(n, d, torch.device("cpu"))
     Xn, Yn = X.numpy(), Y.numpy()
     dev = torch.device("cpu")
-    ours, ours_all = _time(lambda: ProcrustesAligner().fit(X, Y), dev, repeats)
-    ours_np, _ = _time(lambda: ProcrustesAligner().fit(Xn, Yn), dev, repeats)
-    base, base_all = _time(lambda: scipy.linalg.orthogonal_procrustes(Xn, Yn), dev, repeats)
-    return {"name": "procrustes_fit", "device": "cpu", "n": n, "d": d, "dtype": "float32",
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            ours, ours_all = _time(lambda: ProcrustesAligner().fit(X, Y), dev, repeats)
+            ours_np, _ = _time(lambda: ProcrustesAligner().fit(Xn, Yn), dev, repeats)
+            base, base_all = _time(lambda: scipy.linalg.orthogonal_procrustes(Xn, Yn), dev, repeats)
+    finally:
+        torch.set_num_threads(before)
+    return {"name": "procrustes_fit", "device": f"cpu ({threads} thread{'s' if threads > 1 else ''})", "n": n,
+            "d": d, "dtype": "float32", "threads": threads,
             "ours_ms": ours, "ours_numpy_input_ms": ours_np, "baseline": "scipy.linalg.orthogonal_procrustes",
             "baseline_ms": base, "ratio_ours_over_baseline": ours / base, "target": "ratio <= 1.5",
             "meets_target": ours / base <= 1.5, "ours_all_ms": ours_all, "baseline_all_ms": base_all}
@@ -127,12 +141,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    ap.add_argument("--only", choices=["procrustes", "retrieval"], default=None, help="run one kind of row")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "alignment.json"))
     a = ap.parse_args()
     rows = []
     if a.device in ("cpu", "all"):
-        rows.append(cpu_procrustes(a.repeats))
-        rows.append(retrieval(a.repeats, torch.device("cpu"), 20_000))
+        if a.only in (None, "procrustes"):
+            rows.append(cpu_procrustes(a.repeats, 1))
+            rows.append(cpu_procrustes(a.repeats, 2))
+        if a.only in (None, "retrieval"):
+            rows.append(retrieval(a.repeats, torch.device("cpu"), 20_000))
     if a.device in ("cuda", "all"):
         if torch.cuda.is_available():
             rows.append(cuda_procrustes(a.repeats))
