@@ -61,9 +61,16 @@ def main() -> int:
             entry["mean_angle_change"] = moved.mean(0).tolist()
             # a U: the minimum is strictly inside and both ends are higher
             entry["u_shape"] = bool(0 < entry["argmin_block"] < L - 1)
+            # ... and clearly so: both ends above the minimum by more than the seed-to-seed spread
+            if len(runs) > 1:
+                spread = float(finals.std(0, ddof=1).max())
+                k = entry["argmin_block"]
+                entry["max_seed_std"] = spread
+                entry["u_shape_beyond_seed_spread"] = bool(entry["u_shape"] and min(mean[0], mean[-1]) - mean[k] > spread)
             out["depth"].append(entry)
             print(f"L={L} steps={last} seeds={entry['seeds']}: " + ", ".join(f"{v:.4f}" for v in mean) +
-                  f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, U shape: {entry['u_shape']})")
+                  f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, U shape: {entry['u_shape']}, "
+                  f"beyond seed spread: {entry.get('u_shape_beyond_seed_spread')})")
             print(f"      mean angle - init per block: " + ", ".join(f"{v:+.4f}" for v in entry["mean_angle_change"]))
     (RESULTS / "threephase_summary.json").write_text(json.dumps(out, indent=1, default=float))
     return 0
