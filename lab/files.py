@@ -23,6 +23,7 @@ __all__ = ["load_arrays", "SUPPORTED_SUFFIXES", "DEFAULT_MAX_BYTES"]
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".safetensors", ".parquet")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK", ".parquet": b"PAR1"}
 
 
 def _suffix(filename: str) -> str:
@@ -56,6 +57,12 @@ def load_arrays(
         filename = filename or path.name
         data = path.read_bytes()
     suffix = _suffix(filename)
+    # Note [magic bytes]: numpy falls back to its pickle path for bytes that are not a valid
+    # .npy/.npz container, so a corrupt file would be reported as "pickled". Checking the
+    # format's signature first gives the honest message.
+    magic = _MAGIC.get(suffix)
+    if magic is not None and not data.startswith(magic):
+        raise ValueError(f"source: {filename!r} is not a valid {suffix} file (its header does not match the format)")
     try:
         if suffix == ".npy":
             return {"array": np.load(io.BytesIO(data), allow_pickle=False)}

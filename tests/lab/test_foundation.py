@@ -162,6 +162,14 @@ def test_load_arrays_refuses_pickles_and_oversize(tmp_path):
         files.load_arrays(tmp_path / "missing.npy")
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".parquet", ".safetensors"])
+def test_corrupt_files_are_reported_as_invalid_not_as_pickles(tmp_path, suffix):
+    (tmp_path / f"bad{suffix}").write_bytes(b"this is not an array file at all" * 4)
+    with pytest.raises(ValueError) as info:
+        files.load_arrays(tmp_path / f"bad{suffix}")
+    assert "pickle" not in str(info.value) and "source" in str(info.value)
+
+
 # ---------------------------------------------------------------- corpus
 def test_stdlib_corpus_is_real_deterministic_text():
     df = corpus.stdlib_corpus(max_docs=300)
