@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,24 +35,10 @@ import scipy.linalg  # noqa: E402
 import torch  # noqa: E402
 
 from lab.alignment import ProcrustesAligner, retrieval_top1  # noqa: E402
+from benchmarks.timing import median_ms  # noqa: E402
 from lab.device import describe_device  # noqa: E402
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-def _time(fn, dev: torch.device, repeats: int) -> tuple[float, list[float]]:
-    fn()  # warm-up
-    _sync(dev)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        _sync(dev)
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times), times
 
 
 def _pair(n: int, d: int, dev: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,9 +65,9 @@ def cpu_procrustes(repeats: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     try:
         with threadpool_limits(threads):
-            ours, ours_all = _time(lambda: ProcrustesAligner().fit(X, Y), dev, repeats)
-            ours_np, _ = _time(lambda: ProcrustesAligner().fit(Xn, Yn), dev, repeats)
-            base, base_all = _time(lambda: scipy.linalg.orthogonal_procrustes(Xn, Yn), dev, repeats)
+            ours, ours_all = median_ms(lambda: ProcrustesAligner().fit(X, Y), dev, repeats)
+            ours_np, _ = median_ms(lambda: ProcrustesAligner().fit(Xn, Yn), dev, repeats)
+            base, base_all = median_ms(lambda: scipy.linalg.orthogonal_procrustes(Xn, Yn), dev, repeats)
     finally:
         torch.set_num_threads(before)
     return {"name": "procrustes_fit", "device": f"cpu ({threads} thread{'s' if threads > 1 else ''})", "n": n,
@@ -102,8 +87,8 @@ def cuda_procrustes(repeats: int) -> dict:
         U, _, Vh = torch.linalg.svd(Xc.T @ Yc)
         return U @ Vh
 
-    ours, ours_all = _time(lambda: ProcrustesAligner(chunk_rows=n).fit(X, Y), dev, repeats)
-    base, base_all = _time(baseline, dev, repeats)
+    ours, ours_all = median_ms(lambda: ProcrustesAligner(chunk_rows=n).fit(X, Y), dev, repeats)
+    base, base_all = median_ms(baseline, dev, repeats)
     return {"name": "procrustes_fit", "device": describe_device(dev), "n": n, "d": d, "dtype": "float32",
             "ours_ms": ours, "baseline": "torch centre + matmul + SVD", "baseline_ms": base,
             "ratio_ours_over_baseline": ours / base, "target": "ours <= 10 ms", "meets_target": ours <= 10.0,
@@ -116,7 +101,7 @@ def retrieval(repeats: int, dev: torch.device, n: int, d: int = 384) -> dict:
     qry = gal + 0.5 * torch.randn(n, d, generator=g)
     gal, qry = gal.to(dev), qry.to(dev)
     tile = 8192 if dev.type == "cuda" else 4096
-    ours, ours_all = _time(lambda: retrieval_top1(qry, gal, tile=tile), dev, repeats)
+    ours, ours_all = median_ms(lambda: retrieval_top1(qry, gal, tile=tile), dev, repeats)
     full_bytes = n * n * 4
     row = {"name": "retrieval_top1", "device": describe_device(dev) if dev.type == "cuda" else "cpu", "n": n, "d": d,
            "dtype": "float32", "tile": tile, "ours_ms": ours, "ours_all_ms": ours_all,
@@ -128,7 +113,7 @@ def retrieval(repeats: int, dev: torch.device, n: int, d: int = 384) -> dict:
             gn = torch.nn.functional.normalize(gal, dim=-1)
             return (torch.argmax(qn @ gn.T, dim=1) == torch.arange(n, device=dev)).float().mean()
 
-        base, base_all = _time(baseline, dev, repeats)
+        base, base_all = median_ms(baseline, dev, repeats)
         row.update(baseline_ms=base, baseline_all_ms=base_all, ratio_ours_over_baseline=ours / base)
     else:
         row.update(baseline_ms=None, note=f"full matrix needs {full_bytes / 2**30:.0f} GiB: baseline not run")

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from benchmarks.timing import median_ms  # noqa: E402
 from lab.device import describe_device  # noqa: E402
 from lab.householder import householder_product  # noqa: E402
 
@@ -30,21 +29,6 @@ CASES = [(512, 512), (2048, 128)]
 TARGETS = {(512, 512): {"cuda": 50.0, "cpu": 5.0}, (2048, 128): {"cuda": 20.0, "cpu": None}}
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-def _time(fn, dev, repeats: int) -> float:
-    fn()  # warm-up
-    _sync(dev)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        _sync(dev)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
 
 
 def bench(d: int, k: int, dev: torch.device, repeats: int, dtype=torch.float32) -> dict:
@@ -71,8 +55,8 @@ def bench(d: int, k: int, dev: torch.device, repeats: int, dtype=torch.float32) 
         err = float((householder_product(V0, columns=k) - torch.linalg.householder_product(V0, tau)).abs().max())
     g_ours, g_base = ours(), baseline()
     grad_err = float((torch.tril(g_ours, -1) - torch.tril(g_base, -1)).abs().max() / g_base.abs().max())
-    t_ours = _time(ours, dev, repeats)
-    t_base = _time(baseline, dev, repeats)
+    t_ours = median_ms(ours, dev, repeats)[0]
+    t_base = median_ms(baseline, dev, repeats)[0]
     return {"device": describe_device(dev), "device_type": dev.type, "d": d, "k": k, "dtype": str(dtype).split(".")[1],
             "ours_ms": round(t_ours, 3), "baseline_ms": round(t_base, 3), "speedup": round(t_base / t_ours, 2),
             "target": TARGETS[(d, k)][dev.type], "max_abs_diff_Q": err, "rel_diff_grad_below_diag": grad_err,

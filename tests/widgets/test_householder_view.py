@@ -6,8 +6,10 @@ import pytest
 from lab.householder.artifacts import artifact_dir, load_artifacts
 from widgets.householder import METHOD_MODEL, HouseholderView, create_view
 
-pytestmark = pytest.mark.skipif(not (artifact_dir() / "results.json").is_file(),
-                                reason="data/householder is not built (scripts/make_householder_data.py)")
+
+def test_the_shipped_artifacts_are_present():
+    # The page opens on these; they are committed (scripts/make_householder_data.py rebuilds them).
+    assert (artifact_dir() / "results.json").is_file(), "data/householder is missing its shipped artifacts"
 
 
 @pytest.fixture(scope="module")
