@@ -62,7 +62,7 @@ class BackgroundJob(param.Parameterized):
         self._callback = None
         self.progress_bar = pn.indicators.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width")
         self.status = pn.pane.Markdown("", margin=(0, 10))
-        self.stop_button = pn.widgets.Button(label="Stop", color="warning", disabled=True, width=90)
+        self.stop_button = pn.widgets.Button(label="Stop", color="warning", disabled=True, visible=False, width=90)
         self.stop_button.on_click(lambda _e: self.stop())
 
     # ------------------------------------------------------------------ worker side
@@ -94,7 +94,7 @@ class BackgroundJob(param.Parameterized):
         self._on_partial, self._on_done = on_partial, on_done
         self.running, self.fraction, self.message = True, 0.0, "starting…"
         self.progress_bar.visible, self.progress_bar.value = True, 0
-        self.stop_button.disabled = False
+        self.stop_button.disabled, self.stop_button.visible = False, True
         self.status.object = f"{self.label}: starting…"
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=f"ortholab-{self.label}")
         _LIVE_THREADS.add(self._thread)
@@ -132,7 +132,7 @@ class BackgroundJob(param.Parameterized):
             self._callback.stop()
             self._callback = None
         self.running = False
-        self.stop_button.disabled = True
+        self.stop_button.disabled, self.stop_button.visible = True, False
         self.progress_bar.visible = False
         if state == "error":
             self.errors.show(value)

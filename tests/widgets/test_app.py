@@ -72,13 +72,16 @@ def test_background_job_progress_partial_stop_and_errors():
             time.sleep(0.001)
         return 1000
 
+    assert not job.stop_button.visible  # nothing to stop yet
     assert job.start(work, on_partial=lambda p: seen.append(p["step"]), on_done=done.append)
+    assert job.stop_button.visible and not job.stop_button.disabled
     assert not job.start(work)  # one at a time
     time.sleep(0.05)
     job.poll()
     job.stop()
     job.wait()
     assert seen and done and done[0] < 1000 and not job.running
+    assert not job.stop_button.visible
     assert "stopped" in job.status.object
 
     def fails(progress, should_stop):
