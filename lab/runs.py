@@ -30,7 +30,7 @@ import torch
 
 from lab.paths import runs_dir
 
-__all__ = ["Run", "list_runs", "atomic_write_bytes", "atomic_write_json"]
+__all__ = ["Run", "list_runs", "atomic_write_bytes", "atomic_write_json", "atomic_save_tensors"]
 
 _STATES = ("running", "finished", "stopped", "failed")
 
@@ -54,6 +54,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default).encode())
+
+
+def atomic_save_tensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor],
+                        metadata: Mapping[str, str] | None = None) -> Path:
+    """Save a flat dict of tensors as safetensors at ``path``, atomically."""
+    from safetensors.torch import save
+
+    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(flat, metadata=dict(metadata) if metadata else None))
+    return Path(path)
 
 
 def _json_default(obj: Any) -> Any:
@@ -162,12 +172,7 @@ class Run:
 
     def save_tensors(self, name: str, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> Path:
         """Save a flat dict of tensors as ``<name>.safetensors``, atomically."""
-        from safetensors.torch import save
-
-        flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        p = self.path / f"{_slug(name)}.safetensors"
-        atomic_write_bytes(p, save(flat, metadata=dict(metadata) if metadata else None))
-        return p
+        return atomic_save_tensors(self.path / f"{_slug(name)}.safetensors", tensors, metadata)
 
     def load_tensors(self, name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file

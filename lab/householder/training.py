@@ -20,7 +20,7 @@ from lab.checks import check_float, check_int
 from lab.device import pick_device
 from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
 from lab.householder.shapes import ShapesData, make_shapes, normalise_factors
-from lab.runs import Run
+from lab.runs import Run, atomic_save_tensors
 
 __all__ = ["TrainConfig", "TrainResult", "train_vae", "train_regressor", "save_vae", "load_vae",
            "save_regressor", "load_regressor", "regressor_accuracy", "STUDY"]
@@ -203,17 +203,9 @@ def train_regressor(data: ShapesData, *, steps: int = 1500, batch_size: int = 12
 
 # --------------------------------------------------------------------------- files
 def save_vae(model: ShapesVAE, path: str | Path, **meta: Any) -> Path:
-    """Write the model's weights and its GeneratorConfig to one safetensors file."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    """Write the model's weights and its GeneratorConfig to one safetensors file (atomically)."""
     metadata = {"generator_config": json.dumps(model.config.to_dict()), **{k: json.dumps(v) for k, v in meta.items()}}
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)
-    return path
+    return atomic_save_tensors(path, model.state_dict(), metadata)
 
 
 def load_vae(path: str | Path, device=None) -> ShapesVAE:
@@ -234,13 +226,7 @@ def load_vae(path: str | Path, device=None) -> ShapesVAE:
 
 
 def save_regressor(reg: FactorRegressor, path: str | Path) -> Path:
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in reg.state_dict().items()}, str(tmp))
-    tmp.replace(path)
-    return path
+    return atomic_save_tensors(path, reg.state_dict())
 
 
 def load_regressor(path: str | Path, device=None) -> FactorRegressor:

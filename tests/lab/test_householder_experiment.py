@@ -215,3 +215,23 @@ def test_compare_directions_and_cli_end_to_end(tmp_path):
     assert len(runs) == 1 and (runs[0] / "model.safetensors").is_file()
     assert main(["--resume", str(runs[0]), "--steps", "3"]) == 0
     assert main(["--rank", "9", "--steps", "1", "--n-images", "16", "--root", str(tmp_path)]) == 2
+
+
+def test_model_files_roundtrip_exactly_and_atomically(tmp_path):
+    import torch
+
+    from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
+    from lab.householder.training import load_regressor, load_vae, save_regressor, save_vae
+
+    torch.manual_seed(3)
+    vae = ShapesVAE(GeneratorConfig(latent_dim=4, rank=3, hidden=16, channels=4, first_layer="householder"))
+    save_vae(vae, tmp_path / "vae.safetensors", steps=7)
+    again = load_vae(tmp_path / "vae.safetensors", device="cpu")
+    assert again.config == vae.config
+    for (k, v), (k2, v2) in zip(vae.state_dict().items(), again.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    reg = FactorRegressor(channels=4)
+    save_regressor(reg, tmp_path / "reg.safetensors")
+    reg2 = load_regressor(tmp_path / "reg.safetensors", device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(reg.state_dict().values(), reg2.state_dict().values()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.safetensors", "vae.safetensors"]  # no temp files left
