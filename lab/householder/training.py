@@ -226,7 +226,9 @@ def load_vae(path: str | Path, device=None) -> ShapesVAE:
 
 
 def save_regressor(reg: FactorRegressor, path: str | Path) -> Path:
-    return atomic_save_tensors(path, reg.state_dict())
+    """Write the regressor's weights, with its width in the metadata, atomically."""
+    channels = reg.conv[0].out_channels
+    return atomic_save_tensors(path, reg.state_dict(), {"channels": str(channels)})
 
 
 def load_regressor(path: str | Path, device=None) -> FactorRegressor:
@@ -235,7 +237,11 @@ def load_regressor(path: str | Path, device=None) -> FactorRegressor:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no regressor file at {str(path)!r}; run scripts/make_householder_data.py")
-    reg = FactorRegressor()
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    reg = FactorRegressor(channels=int(meta.get("channels", 16)))  # files without metadata used the default
     reg.load_state_dict(load_file(str(path)))
     return reg.to(pick_device(device)).eval()
 
