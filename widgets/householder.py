@@ -20,7 +20,7 @@ from lab.householder.artifacts import Artifacts, image_grid, load_artifacts, to_
 from lab.householder.core import orthogonality_error
 from lab.householder.experiment import model_directions
 from lab.householder.model import GeneratorConfig
-from lab.householder.scoring import prior_samples, purity, sensitivity_matrix, traverse
+from lab.householder.scoring import decode_offset, prior_samples, purity, sensitivity_matrix, traverse
 from lab.householder.shapes import make_shapes
 from lab.householder.training import TrainConfig, train_vae
 from widgets.common import ErrorBox, as_list, device_badge, guarded, plotly_pane
@@ -180,10 +180,8 @@ class HouseholderView(pn.viewable.Viewer):
 
     def _update_sample(self) -> None:
         def work():
-            off = torch.as_tensor(self.current_offsets()[: self._dirs.shape[0]], dtype=torch.float32)
-            z = self._z() + off @ self._dirs  # (1, latent)
-            with torch.no_grad():
-                img = self.model.generator(z)[0]
+            off = self.current_offsets()[: self._dirs.shape[0]]
+            img = decode_offset(self.model.generator, self._dirs, off, z=self._z())
             moved = ", ".join(f"{o:+.1f}·n{i + 1}" for i, o in enumerate(off.tolist()) if o != 0) or "no offset"
             self.sample_pane.object = image_figure(to_uint8_image(img), f"Sample z + ({moved})", 380)
 

@@ -24,6 +24,7 @@ from lab.householder.experiment import MODEL_METHODS, ComparisonResult, compare_
 from lab.householder.model import FactorRegressor, Generator, GeneratorConfig, ShapesVAE  # noqa: F401,E402
 from lab.householder.scoring import (  # noqa: F401,E402
     DirectionScores,
+    decode_offset,
     mig,
     path_length,
     purity,

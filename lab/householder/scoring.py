@@ -21,7 +21,7 @@ from lab.checks import check_float, check_int, check_matrix
 from lab.device import as_tensor, to_numpy
 from lab.householder.shapes import FACTORS, ShapesData, normalise_factors
 
-__all__ = ["traverse", "predict_factors", "sensitivity_matrix", "purity", "discretize", "mutual_info_matrix",
+__all__ = ["traverse", "decode_offset", "predict_factors", "sensitivity_matrix", "purity", "discretize", "mutual_info_matrix",
            "mig", "sap_matrix", "sap", "path_length", "encode_codes", "DirectionScores", "score_directions"]
 
 
@@ -60,6 +60,22 @@ def traverse(generator: torch.nn.Module, directions, *, z=None, n: int = 1, span
     zz = z[:, None, None, :] + t[None, None, :, None] * D[None, :, None, :]  # (n, k, steps, latent)
     imgs = generator(zz.reshape(-1, latent))  # (n*k*steps, 3, H, W)
     return imgs.reshape(z.shape[0], D.shape[0], steps, *imgs.shape[1:])  # (n, k, steps, 3, H, W)
+
+
+@torch.no_grad()
+def decode_offset(generator: torch.nn.Module, directions, offsets, *, z) -> torch.Tensor:
+    """The image at ``z + sum_i offsets[i] * directions[i]``: (3, H, W).
+
+    ``directions`` (k, latent), ``offsets`` (k,) (one slider value per direction), ``z`` (1, latent).
+    """
+    latent = generator.config.latent_dim
+    dev = _device_of(generator)
+    D = _directions(directions, latent).to(dev, torch.float32)  # (k, latent)
+    off = as_tensor(offsets, name="offsets", device=dev, dtype=torch.float32).reshape(-1)  # (k,)
+    if off.shape[0] != D.shape[0]:
+        raise ValueError(f"offsets: expected one value per direction ({D.shape[0]}), got {off.shape[0]}")
+    z = check_matrix("z", as_tensor(z, name="z"), cols=latent).to(dev, torch.float32)[:1]  # (1, latent)
+    return generator(z + off @ D)[0]  # (3, H, W)
 
 
 @torch.no_grad()

@@ -235,3 +235,20 @@ def test_model_files_roundtrip_exactly_and_atomically(tmp_path):
     reg2 = load_regressor(tmp_path / "reg.safetensors", device="cpu")
     assert all(torch.equal(a, b) for a, b in zip(reg.state_dict().values(), reg2.state_dict().values()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.safetensors", "vae.safetensors"]  # no temp files left
+
+
+def test_decode_offset_equals_decoding_the_moved_code():
+    import torch
+
+    from lab.householder.model import Generator, GeneratorConfig
+    from lab.householder.scoring import decode_offset
+
+    torch.manual_seed(5)
+    gen = Generator(GeneratorConfig(latent_dim=4, rank=3, hidden=16, channels=4)).eval()
+    D = torch.linalg.qr(torch.randn(4, 3))[0].T  # (3, latent) orthonormal rows
+    z = torch.randn(1, 4)
+    off = [0.5, -1.0, 2.0]
+    expected = gen(z + 0.5 * D[0] - 1.0 * D[1] + 2.0 * D[2])[0]
+    assert torch.allclose(decode_offset(gen, D, off, z=z), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="offsets"):
+        decode_offset(gen, D, [1.0], z=z)
