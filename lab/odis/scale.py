@@ -48,7 +48,7 @@ def score_frame(part: pd.DataFrame, *, dimensions: Sequence[str] | None = None,
     if not texts:  # Dask probes partitions with an empty frame to learn the schema
         scores = pd.DataFrame({d: pd.Series([], dtype="float64") for d in (dimensions or _dims())})
     else:
-        scores = score_dimensions(texts, dimensions=dimensions)
+        scores = score_dimensions(texts, dimensions=dimensions, workers=1)  # Dask runs the partitions in parallel
     out = pd.concat([keep, scores], axis=1)
     if embed_fn is not None:
         emb = np.asarray(embed_fn(texts), dtype=np.float32) if texts else np.zeros((0, _embed_dim(embed_fn)), np.float32)

@@ -2,9 +2,11 @@
 
 :func:`score_dimensions` turns a sequence of texts into a DataFrame with one row per text and
 one column per raw dimension. The built-in dimensions are computed for the whole batch at
-once with Arrow compute kernels (regex counting and splitting in C++) and numpy group
-reductions over the flattened tokens, not with a Python loop over documents. The only
-per-document call is ``zlib.compress`` (a C call) for the compression ratio.
+once from one UTF-8 byte buffer: a byte-class table, run boundaries, ``searchsorted`` against
+the document offsets, and Arrow kernels for the word dictionary and one regex, not a Python
+loop over documents (Note [byte-level segmentation]). The only per-document call is
+``zlib.compress`` (a C call) for the compression ratio. A large batch is scored in shards on
+several threads (Note [threads]).
 
 Every score of a document depends on that document alone, so a corpus scored in shards (see
 :mod:`lab.odis.scale`) gives exactly the scores of the whole corpus scored at once.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -217,8 +220,16 @@ def _sanitize(texts: list[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- vectorised pass
-def _group_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount(groups, weights=values, minlength=n)[:n] if len(groups) else np.zeros(n)
+# Note [byte-level segmentation]: every token class is ASCII (Note [ASCII patterns]) and a
+# multi-byte UTF-8 character never contains an ASCII byte, so words, numbers, vowel groups and
+# sentence breaks are found in one concatenated UTF-8 buffer from one 256-entry class table
+# (a single lookup pass, then one bit test per class); runs are found by comparing each byte
+# with its neighbour, and per-document counts come from ``searchsorted`` of the run positions
+# against the document offsets. No array over all bytes
+# is cumulatively summed or labelled with its document: at ~1 KB a document those passes
+# cost more than everything else together. Runs are cut at each document's first and last
+# byte, so no token crosses documents. Characters are the bytes that are not UTF-8
+# continuation bytes (0b10xxxxxx).
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -227,58 +238,97 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _distinct_per_group(groups: np.ndarray, keys: np.ndarray, n: int, key_range: int) -> np.ndarray:
-    """Number of distinct ``keys`` (ints in ``[0, key_range)``) within each group id in ``[0, n)``."""
+def _group_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(groups, weights=values, minlength=n)[:n] if len(groups) else np.zeros(n)
+
+
+def _segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(len(bounds) - 1,) sums of the integer (or bool) ``values[bounds[i]:bounds[i + 1]]``."""
+    run = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=run[1:])
+    return (run[bounds[1:]] - run[bounds[:-1]]).astype(np.float64)
+
+
+def _counts_between(positions: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(len(bounds) - 1,) how many of the sorted ``positions`` fall in each ``[bounds[i], bounds[i + 1])``."""
+    return np.diff(np.searchsorted(positions, bounds)).astype(np.float64)
+
+
+def _distinct_per_group(groups: np.ndarray, keys: np.ndarray, bounds: np.ndarray, key_range: int) -> np.ndarray:
+    """Number of distinct ``keys`` (ints in ``[0, key_range)``) in each group.
+
+    ``groups`` is sorted (the group id of each key) and ``bounds`` (n_groups + 1,) are the
+    positions where each group starts, so sorting by (group, key) keeps every group inside its
+    own bounds and the first occurrences can be summed per group without dividing keys back.
+    """
     if len(groups) == 0:
-        return np.zeros(n)
-    if n * key_range < 2**62:  # one int64 sort of the combined key (fast path)
+        return np.zeros(len(bounds) - 1)
+    n = len(bounds) - 1
+    if n * key_range < 2**31:  # one int32 sort of the combined key (about twice as fast as int64)
+        combined = np.sort(groups.astype(np.int32) * np.int32(key_range) + keys.astype(np.int32))
+    elif n * key_range < 2**62:  # one int64 sort
         combined = np.sort(groups.astype(np.int64) * key_range + keys)
-        new = np.ones(len(combined), dtype=bool)
-        new[1:] = combined[1:] != combined[:-1]
-        return np.bincount(combined[new] // key_range, minlength=n)[:n].astype(np.float64)
-    order = np.lexsort((keys, groups))
-    g, k = groups[order], keys[order]
-    new = np.ones(len(g), dtype=bool)
-    new[1:] = (g[1:] != g[:-1]) | (k[1:] != k[:-1])
-    return np.bincount(g[new], minlength=n)[:n].astype(np.float64)
+    else:
+        order = np.lexsort((keys, groups))
+        combined = None
+        g, k = groups[order], keys[order]
+    new = np.ones(len(groups), dtype=bool)
+    if combined is not None:
+        np.not_equal(combined[1:], combined[:-1], out=new[1:])
+    else:
+        new[1:] = (g[1:] != g[:-1]) | (k[1:] != k[:-1])
+    return _segment_sums(new, bounds)
 
 
-def _byte_table(chars: str) -> np.ndarray:
-    table = np.zeros(256, dtype=bool)
-    table[np.frombuffer(chars.encode("ascii"), dtype=np.uint8)] = True
+# Byte classes: one table lookup gives each byte a class byte, then a class is one bit test.
+_LETTER, _DIGIT, _VOWEL, _TERMINATOR, _SPACE, _BLANK, _UNCLEAN = 1, 2, 4, 8, 16, 32, 64
+
+
+def _byte_classes() -> np.ndarray:
+    table = np.full(256, _UNCLEAN, dtype=np.uint8)  # clean_char_share's clean set clears this bit
+
+    def mark(chars: str, bit: int) -> None:
+        table[np.frombuffer(chars.encode("ascii"), dtype=np.uint8)] |= bit
+
+    upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    mark(upper + upper.lower(), _LETTER)
+    mark("0123456789", _DIGIT)
+    mark("aeiouyAEIOUY", _VOWEL)
+    mark(".!?", _TERMINATOR)
+    mark(" \t\r\n", _SPACE)
+    mark(" \t\r", _BLANK)  # what may sit between the two newlines of a blank line
+    clean = np.frombuffer((upper + upper.lower() + "0123456789 \t\r\n.,;:!?'\"()-").encode("ascii"), dtype=np.uint8)
+    table[clean] &= ~np.uint8(_UNCLEAN)
     return table
 
 
-_LETTER = _byte_table("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_DIGIT = _byte_table("0123456789")
-_VOWEL = _byte_table("aeiouyAEIOUY")
-_CLEAN = _byte_table("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 \t\r\n.,;:!?'\"()-")
-_TERMINATOR = _byte_table(".!?")
-_SPACE = _byte_table(" \t\r\n")
-_BLANK = _byte_table(" \t\r")  # what may sit between the two newlines of a blank line
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[65:91] += 32
+_BYTE_CLASS = _byte_classes()
+
+
+def _has(classes: np.ndarray, bit: int) -> np.ndarray:
+    """Bool mask of the bytes whose class has ``bit``."""
+    return (classes & np.uint8(bit)) != 0
 
 
 def _run_starts(flag: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """True where a run of ``flag`` begins; ``first`` marks each document's first byte."""
-    if len(flag) == 0:
-        return flag
-    prev = np.empty_like(flag)
-    prev[0] = False
-    prev[1:] = flag[:-1]
-    return flag & (~prev | first)
+    """True where a run of ``flag`` begins; ``first`` holds each non-empty document's first byte."""
+    starts = flag.copy()
+    starts[1:] &= ~flag[:-1]
+    starts[first] = flag[first]
+    return starts
+
+
+def _run_ends(flag: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+    """True on the last byte of each run of ``flag``; ``last`` (documents' last bytes) cuts runs, None does not."""
+    ends = flag.copy()
+    ends[:-1] &= ~flag[1:]
+    if last is not None:
+        ends[last] = flag[last]
+    return ends
 
 
 def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np.ndarray]:
-    """All built-in dimensions for the batch, from one UTF-8 byte buffer.
-
-    Note [byte-level segmentation]: every token class is ASCII (Note [ASCII patterns]), so
-    words, numbers, vowel groups and sentence breaks are found with 256-entry lookup tables
-    over the concatenated UTF-8 bytes; a multi-byte character never contains an ASCII byte.
-    Characters are counted as the bytes that are not UTF-8 continuation bytes (0b10xxxxxx).
-    Run starts are reset at each document's first byte, so no token crosses documents.
-    """
+    """All built-in dimensions for the batch, from one UTF-8 byte buffer (Note [byte-level segmentation])."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -287,54 +337,43 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
     data = arr.buffers()[2]
     buf = np.frombuffer(data, dtype=np.uint8)[offs[0] : offs[-1]] if data is not None else np.zeros(0, np.uint8)
-    offs = offs - offs[0]
-    nbytes = np.diff(offs)
-    doc = np.repeat(np.arange(n, dtype=np.int32), nbytes)  # (n_bytes,) document of each byte
-    first = np.zeros(len(buf), dtype=bool)
-    first[offs[:-1][nbytes > 0]] = True
-
-    def per_doc(mask: np.ndarray) -> np.ndarray:
-        """(n,) count of True bytes per document (difference of a running sum at the offsets)."""
-        run = np.zeros(len(buf) + 1, dtype=np.int64)
-        np.cumsum(mask, out=run[1:])
-        return (run[offs[1:]] - run[offs[:-1]]).astype(np.float64)
-
-    n_chars = per_doc((buf & 0xC0) != 0x80)
-    letter = _LETTER[buf]
-    wstart = _run_starts(letter, first)
-    n_words = per_doc(wstart)
-    wdoc = doc[wstart]  # (n_words,) document of each word
-    word_of = np.cumsum(wstart) - 1  # (n_bytes,) index of the word a letter byte belongs to
-    wlen = np.bincount(word_of[letter], minlength=len(wdoc)).astype(np.float64) if len(wdoc) else np.zeros(0)
+    offs = offs - offs[0]  # (n + 1,) byte bounds of each document
+    nonempty = offs[1:] > offs[:-1]
+    first, last = offs[:-1][nonempty], offs[1:][nonempty] - 1
 
     out: dict[str, np.ndarray] = {}
     want = set(names)
-    words = None
-    # zlib releases the GIL while it compresses, so the per-document compression runs in a
-    # worker thread, overlapping the numpy passes below on a second core.
-    pool = compress_job = None
-    if "compression_ratio" in want:
-        from concurrent.futures import ThreadPoolExecutor
+    classes = _BYTE_CLASS.take(buf)  # (n_bytes,) class bits of each byte
+    letter = _has(classes, _LETTER)
+    word_start = _run_starts(letter, first)
+    ws = np.flatnonzero(word_start)  # (n_words,) first byte of each word
+    we = np.flatnonzero(_run_ends(letter, last)) + 1  # (n_words,) one past its last byte
+    wb = np.searchsorted(ws, offs)  # (n + 1,) word bounds of each document
+    n_words = np.diff(wb).astype(np.float64)
+    wlen = we - ws
+    wdoc = np.repeat(np.arange(n, dtype=np.int64), np.diff(wb))  # (n_words,) document of each word
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="odis-zlib")
-        compress_job = pool.submit(_compression_ratios, texts)
+    words = None
     if want & {"real_word_share", "repetition", "lexical_diversity"}:
-        # The lower-cased letters of all words, contiguous, as an Arrow string array.
-        letters = _LOWER[buf[letter]]
-        woffs = np.zeros(len(wdoc) + 1, dtype=np.int64)
-        np.cumsum(wlen.astype(np.int64), out=woffs[1:])
-        words = pa.LargeStringArray.from_buffers(len(wdoc), pa.py_buffer(woffs), pa.py_buffer(letters.tobytes()))
+        # The letters of all words, contiguous and lower-cased (ASCII case is bit 5), as Arrow strings.
+        woffs = np.zeros(len(ws) + 1, dtype=np.int64)
+        np.cumsum(wlen, out=woffs[1:])
+        words = pa.LargeStringArray.from_buffers(len(ws), pa.py_buffer(woffs), pa.py_buffer(np.compress(letter, buf) | np.uint8(0x20)))
+        # Distinct words are few: look each one up once and index the answers by word id.
+        encoded = pc.dictionary_encode(words)
+        ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)  # (n_words,)
+        vocab_size = len(encoded.dictionary)
     if "real_word_share" in want:
-        vocab = _vocab_array()
-        known = pc.is_in(words, value_set=vocab).to_numpy(zero_copy_only=False).astype(np.float64)
-        out["real_word_share"] = _safe_div(_group_sum(known, wdoc, n), n_words)
+        known = pc.is_in(encoded.dictionary, value_set=_vocab_array()).to_numpy(zero_copy_only=False)
+        out["real_word_share"] = _safe_div(_segment_sums(known[ids], wb), n_words)
     if "clean_char_share" in want:
-        out["clean_char_share"] = _safe_div(per_doc(_CLEAN[buf]), n_chars)
+        n_chars = np.diff(offs) - _counts_between(np.flatnonzero((buf & 0xC0) == 0x80), offs)
+        unclean = _counts_between(np.flatnonzero(classes & np.uint8(_UNCLEAN)), offs)
+        out["clean_char_share"] = _safe_div(np.diff(offs) - unclean, n_chars)
     if want & {"repetition", "lexical_diversity"}:
-        ids = pc.dictionary_encode(words).indices.to_numpy(zero_copy_only=False).astype(np.int64)  # (n_words,)
-        v = int(ids.max()) + 1 if len(ids) else 1
+        v = max(vocab_size, 1)
         if "lexical_diversity" in want:
-            types = _distinct_per_group(wdoc, ids, n, v)
+            types = _distinct_per_group(wdoc, ids, wb, v)
             with np.errstate(divide="ignore", invalid="ignore"):
                 c = np.log(np.maximum(types, 1.0)) / np.log(np.maximum(n_words, 1.0))
             out["lexical_diversity"] = np.where(n_words >= 2, c, 0.0)
@@ -348,34 +387,45 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
             tri = (ids[:-2] * v + ids[1:-1]) * v + ids[2:] if len(ids) >= 3 else np.zeros(0, dtype=np.int64)
             tdoc, tkey = wdoc[2:][same], tri[same]
             total = np.bincount(tdoc, minlength=n)[:n].astype(np.float64) if len(tdoc) else np.zeros(n)
-            distinct = _distinct_per_group(tdoc, tkey, n, v**3)
+            distinct = _distinct_per_group(tdoc, tkey, np.searchsorted(tdoc, np.arange(n + 1)), v**3)
             out["repetition"] = np.where(total > 0, 1.0 - _safe_div(distinct, total), 0.0)
     if "number_density" in want:
-        nums = per_doc(_run_starts(_DIGIT[buf], first))
+        nums = _counts_between(np.flatnonzero(_run_starts(_has(classes, _DIGIT), first)), offs)
         out["number_density"] = _safe_div(nums, n_words + nums)
     if "named_term_density" in want:
         named = pc.count_substring_regex(arr, _NAMED).to_numpy(zero_copy_only=False).astype(np.float64)
         out["named_term_density"] = np.minimum(_safe_div(named, n_words), 1.0)
     if "long_word_share" in want:
-        out["long_word_share"] = _safe_div(_group_sum((wlen >= _LONG_WORD).astype(np.float64), wdoc, n), n_words)
+        out["long_word_share"] = _safe_div(_segment_sums(wlen >= _LONG_WORD, wb), n_words)
     if want & {"sentence_regularity", "readability_grade"}:
-        # Note [sentence breaks]: a break is "[.!?] then whitespace" or "newline, blanks, newline".
-        # Breaks hold no letters, so the words of a document fall into sentences by the number
-        # of breaks that start before them; a sentence is a group with at least one word.
+        # Note [sentence breaks]: a break is "[.!?] then whitespace" or "newline, blanks, newline"
+        # inside one document. Breaks hold no letters, so the words of a document fall into
+        # sentences by the number of breaks before them; a sentence is a group with >= 1 word.
+        ends_sentence = _has(classes[:-1], _TERMINATOR) & _has(classes[1:], _SPACE)
+        ends_sentence[first[first > 0] - 1] = False  # the whitespace would be another document's
+        nl = np.flatnonzero(buf == 10)
+        blank_end = np.flatnonzero(_run_ends(_has(classes, _BLANK), None))  # last byte of each blank run
+        nxt = nl + 1  # the first byte after each newline that is not [ \t\r]
+        inside = nxt < len(buf)
+        skip = inside.copy()
+        skip[inside] = _has(classes[nxt[inside]], _BLANK)
+        nxt[skip] = blank_end[np.searchsorted(blank_end, nxt[skip])] + 1
+        doc_end = offs[np.searchsorted(offs, nl, side="right")]
+        blank_line = nxt < doc_end
+        blank_line[blank_line] = buf[nxt[blank_line]] == 10
         brk = np.zeros(len(buf), dtype=bool)
-        if len(buf) > 1:
-            same_doc = doc[1:] == doc[:-1]
-            brk[:-1] = _TERMINATOR[buf[:-1]] & _SPACE[buf[1:]] & same_doc
-            nl = np.flatnonzero(buf == 10)
-            nonblank = np.flatnonzero(~_BLANK[buf])  # next byte after a newline that is not [ \t\r]
-            nxt = np.searchsorted(nonblank, nl + 1)
-            ok = nxt < len(nonblank)
-            j = nonblank[np.minimum(nxt, len(nonblank) - 1)]
-            ok &= (buf[j] == 10) & (doc[j] == doc[nl])
-            brk[nl[ok]] = True
-        sent_key = np.cumsum(brk)[wstart]  # (n_words,) breaks seen before each word (global count)
-        new_sent = np.ones(len(wdoc), dtype=bool)
-        new_sent[1:] = (wdoc[1:] != wdoc[:-1]) | (sent_key[1:] != sent_key[:-1])
+        brk[:-1] = ends_sentence
+        brk[nl[blank_line]] = True
+        # Breaks and word starts in byte order: a word opens a sentence when the mark just
+        # before it is a break, or when it is its document's first word.
+        marks = np.flatnonzero(brk | word_start)
+        is_word = word_start[marks]
+        after_break = np.zeros(len(marks), dtype=bool)
+        after_break[1:] = ~is_word[:-1]
+        new_sent = after_break[is_word]
+        if len(new_sent):
+            new_sent[0] = True
+            new_sent[1:] |= wdoc[1:] != wdoc[:-1]
         sent_id = np.cumsum(new_sent) - 1
         slen = np.bincount(sent_id).astype(np.float64) if len(sent_id) else np.zeros(0)
         sdoc = wdoc[new_sent]
@@ -386,15 +436,60 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
             cv = _safe_div(np.sqrt(var), mean)
             out["sentence_regularity"] = np.where(n_sent > 0, 1.0 / (1.0 + cv), 0.0)
         if "readability_grade" in want:
-            vstart = _run_starts(_VOWEL[buf], first | wstart)  # vowel groups never cross a word
-            syl = np.bincount(word_of[vstart], minlength=len(wdoc)).astype(np.float64) if len(wdoc) else np.zeros(0)
-            syllables = _group_sum(np.maximum(syl, 1.0), wdoc, n)
+            # Vowels are letters, so a vowel group never crosses a word.
+            vowel_start = _run_starts(_has(classes, _VOWEL), first)
+            marks = np.flatnonzero(word_start | vowel_start)
+            wpos = np.flatnonzero(word_start[marks])  # (n_words,) where each word starts among the marks
+            # Every mark between two word starts is a vowel-group start of the first word.
+            syl = np.diff(np.append(wpos, len(marks))) - 1 + vowel_start[ws]
+            syllables = _segment_sums(np.maximum(syl, 1), wb)
             grade = 0.39 * _safe_div(n_words, n_sent) + 11.8 * _safe_div(syllables, n_words) - 15.59
             out["readability_grade"] = np.where(n_words > 0, np.clip(grade, *_GRADE_CLIP), 0.0)
-    if pool is not None:
-        out["compression_ratio"] = compress_job.result()
-        pool.shutdown()
+    if "compression_ratio" in want:
+        out["compression_ratio"] = _compression_ratios(texts)
     return out
+
+
+# Note [threads]: numpy's loops, Arrow's kernels and zlib all release the GIL, so shards of a
+# batch scored in threads run in parallel. A shard below _MIN_SHARD_DOCS documents is not worth
+# a thread; the numeric shards are queued before the zlib chunks (zlib is the costliest single
+# dimension, ~30 us per KB), so whichever thread finishes its shard first takes up compression.
+_MIN_SHARD_DOCS = 512
+_ZLIB_CHUNK = 256
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _score_builtins(texts: list[str], names: Sequence[str], workers: int) -> dict[str, np.ndarray]:
+    """The built-in dimensions of ``texts``, in ``workers`` threads for a large batch (Note [threads])."""
+    n = len(texts)
+    if workers == 1 or n < 2 * _MIN_SHARD_DOCS:
+        return _vectorised_builtins(texts, names)
+    numeric = [d for d in names if d != "compression_ratio"]
+    shards = max(1, min(workers, n // _MIN_SHARD_DOCS))
+    bounds = np.linspace(0, n, shards + 1).astype(int)
+    pool = _pool(workers, os.getpid())
+    parts = [pool.submit(_vectorised_builtins, texts[a:b], numeric)
+             for a, b in zip(bounds[:-1], bounds[1:])] if numeric else []
+    zipped = [pool.submit(_compression_ratios, texts[i : i + _ZLIB_CHUNK])
+              for i in range(0, n, _ZLIB_CHUNK)] if "compression_ratio" in names else []
+    done = [f.result() for f in parts]
+    out = {d: np.concatenate([part[d] for part in done]) for d in numeric}
+    if zipped:
+        out["compression_ratio"] = np.concatenate([f.result() for f in zipped])
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _pool(workers: int, pid: int):
+    """One long-lived pool per thread count: threads (and their malloc arenas) are reused across
+    calls, which measured faster than a fresh pool per call. Keyed by process id because a forked
+    child inherits the pool object but not its threads, and would wait on it forever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odis-score")
 
 
 def _compression_ratios(texts: list[str]) -> np.ndarray:
@@ -414,7 +509,7 @@ def _vocab_array():
     return pa.array(sorted(english_vocabulary()), type=pa.large_string())
 
 
-def score_dimensions(texts, *, dimensions: Sequence[str] | None = None) -> pd.DataFrame:
+def score_dimensions(texts, *, dimensions: Sequence[str] | None = None, workers: int | None = None) -> pd.DataFrame:
     """Score every text on the raw quality dimensions.
 
     Parameters
@@ -422,6 +517,8 @@ def score_dimensions(texts, *, dimensions: Sequence[str] | None = None) -> pd.Da
     texts : sequence of str (a list, a pandas Series, or a DataFrame with a ``text`` column)
     dimensions : names to compute, in order; default: the built-ins of :data:`DIMENSIONS`.
         Names added with :func:`register_scorer` may be listed too.
+    workers : threads for the built-in dimensions of a large batch (default: the CPU count,
+        at most 8; 1 = no threads). Scores do not depend on it: every score is per document.
 
     Returns
     -------
@@ -438,9 +535,13 @@ def score_dimensions(texts, *, dimensions: Sequence[str] | None = None) -> pd.Da
     unknown = [d for d in names if d not in known]
     if unknown:
         raise ValueError(f"dimensions: unknown {unknown}; available: {sorted(known)}")
+    if workers is None:
+        workers = default_workers()
+    elif isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers: expected a positive integer number of threads, got {workers!r}")
     seq = _sanitize(seq)
     builtin = [d for d in names if d in DIMENSIONS]
-    cols = _vectorised_builtins(seq, builtin) if builtin else {}
+    cols = _score_builtins(seq, builtin, int(workers)) if builtin else {}
     for d in names:
         if d in _REGISTRY:
             vals = np.asarray(_REGISTRY[d].fn(list(seq)), dtype=np.float64)

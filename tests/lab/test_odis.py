@@ -60,6 +60,28 @@ def test_scores_are_per_document_so_batching_does_not_matter():
     pd.testing.assert_frame_equal(whole, score_dimensions(list(texts)))  # deterministic
 
 
+def test_threaded_shards_give_the_single_thread_scores(monkeypatch):
+    import lab.odis.scorers as scorers
+
+    texts = random_texts(np.random.default_rng(5), 1100)  # above the real shard threshold
+    one = score_dimensions(texts, workers=1)
+    pd.testing.assert_frame_equal(score_dimensions(texts, workers=2), one)
+    pd.testing.assert_frame_equal(one, reference_frame(texts), check_exact=False, rtol=0, atol=1e-12)
+    # Small shards and zlib chunks that do not divide the batch: every boundary case at once.
+    monkeypatch.setattr(scorers, "_MIN_SHARD_DOCS", 7)
+    monkeypatch.setattr(scorers, "_ZLIB_CHUNK", 5)
+    few = texts[:61]
+    pd.testing.assert_frame_equal(score_dimensions(few, workers=3), score_dimensions(few, workers=1))
+    part = score_dimensions(few, dimensions=["compression_ratio", "repetition"], workers=4)
+    pd.testing.assert_frame_equal(part, one.loc[:60, ["compression_ratio", "repetition"]])
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_bad_workers_raise_naming_workers(bad):
+    with pytest.raises(ValueError, match="workers: expected a positive integer"):
+        score_dimensions(["some text"], workers=bad)
+
+
 def test_ranges_and_directions_on_hand_made_texts():
     clean = "The model learns a function. It returns the value of the data. The selection is orthogonal."
     junk = "#### $$$ @@@ qzxv qzxv qzxv qzxv qzxv qzxv qzxv qzxv ~~~"
@@ -315,3 +337,39 @@ def test_dask_shards_equal_the_in_memory_path(tmp_path):
     np.testing.assert_array_equal(got[["emb_0", "emb_1", "emb_2"]].to_numpy(), embed(texts))
     with pytest.raises(ValueError, match="path"):
         odis.score_shards(tmp_path / "missing")
+
+
+def _score_sum_in_child(texts, queue):
+    queue.put(float(score_dimensions(texts, workers=2).to_numpy().sum()))
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_threaded_scoring_works_in_a_forked_child_after_the_parent_used_its_pool():
+    import multiprocessing as mp
+
+    texts = random_texts(np.random.default_rng(6), 1100)
+    expected = float(score_dimensions(texts, workers=2).to_numpy().sum())  # the parent's pool now exists
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_score_sum_in_child, args=(texts, queue))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("scoring in a forked child hung on the parent's thread pool")
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == pytest.approx(expected, rel=0, abs=1e-9)
+
+
+@pytest.mark.parametrize("key_range", [50, 2**40, 2**61])  # the int32 sort, the int64 sort, the lexsort
+def test_distinct_per_group_equals_brute_force_on_every_key_width(key_range):
+    from lab.odis.scorers import _distinct_per_group
+
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(0, 30, 9)  # some groups empty
+    groups = np.repeat(np.arange(9), sizes)
+    pool = rng.integers(0, key_range, 12, dtype=np.int64)  # few distinct keys, so repeats happen
+    keys = pool[rng.integers(0, len(pool), len(groups))]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    expected = [len(set(keys[a:b].tolist())) for a, b in zip(bounds[:-1], bounds[1:])]
+    np.testing.assert_array_equal(_distinct_per_group(groups, keys, bounds, key_range), expected)
