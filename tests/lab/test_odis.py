@@ -11,23 +11,7 @@ from hypothesis import strategies as st
 
 import lab.odis as odis
 from lab.odis import OrthogonalSelector, overlap_matrix, score_dimensions, score_one
-
-WORDS = ("the", "data", "model", "learns", "Python", "returns", "value", "x", "orthogonal", "selection", "qzxv",
-         "Paris", "é", "42", "3.14", "function", "of", "and", "a", "kwargs")
-SEPS = (" ", " ", " ", ". ", "! ", "? ", ", ", "\n", "\n\n", "\n \n", "...", "  ", "(", ")", "_", "#", "\t")
-
-
-def random_texts(rng: np.random.Generator, n: int) -> list[str]:
-    out = []
-    for _ in range(n):
-        k = int(rng.integers(0, 60))
-        parts = []
-        for _ in range(k):
-            parts.append(WORDS[rng.integers(len(WORDS))])
-            parts.append(SEPS[rng.integers(len(SEPS))])
-        out.append("".join(parts))
-    return out
-
+from tests.lab.odis_texts import random_texts
 
 def reference_frame(texts) -> pd.DataFrame:
     return pd.DataFrame([score_one(t) for t in texts])

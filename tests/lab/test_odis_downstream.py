@@ -9,7 +9,7 @@ import pytest
 import lab.odis as odis
 from lab.runs import Run
 
-from tests.lab.test_odis import random_texts
+from tests.lab.odis_texts import random_texts
 
 
 @pytest.fixture
