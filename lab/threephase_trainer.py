@@ -30,6 +30,7 @@ import torch
 from lab.checks import check_float, check_int
 from lab.device import pick_device
 from lab.runs import Run
+from lab.seeding import seeded_init
 from lab.threephase import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
 from lab.threephase_data import TokenData, build_token_data, eval_windows, sample_batch
 
@@ -142,8 +143,7 @@ class Trainer:
             self.device = torch.device("cuda", local)
         else:
             self.device = pick_device(self.tcfg.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.tcfg.seed)
+        with seeded_init(self.tcfg.seed):
             model = Transformer(self.mcfg)
         self.model = model.to(self.device)
         # matrices decay; gains, per-phase gains and the angles theta (all ndim < 2) do not

@@ -26,6 +26,7 @@ from lab.alignment.shapes import MAX_TOKENS, VOCAB, ShapesData
 from lab.checks import check_int
 from lab.device import pick_device
 from lab.runs import Run
+from lab.seeding import seeded_init
 
 __all__ = ["ToyClipConfig", "ToyClip", "TrainConfig", "train_toy_clip", "embed_shapes", "clip_loss"]
 
@@ -181,8 +182,7 @@ def train_toy_clip(
     batch = check_int("batch_size", train.batch_size, lo=2, hi=len(data))
     dev = pick_device(device)
     gen = torch.Generator(device="cpu").manual_seed(int(train.seed))
-    with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-        torch.manual_seed(int(train.seed))
+    with seeded_init(int(train.seed)):
         model = ToyClip(model_config)
     model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)

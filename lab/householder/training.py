@@ -21,6 +21,7 @@ from lab.device import pick_device
 from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
 from lab.householder.shapes import ShapesData, make_shapes, normalise_factors
 from lab.runs import Run, atomic_save_tensors
+from lab.seeding import seeded_init
 
 __all__ = ["TrainConfig", "TrainResult", "train_vae", "train_regressor", "save_vae", "load_vae",
            "save_regressor", "load_regressor", "regressor_accuracy", "STUDY"]
@@ -100,8 +101,9 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
     dev = pick_device(device)
     data = data if data is not None else make_shapes(config.n_images, seed=config.data_seed)
     images = data.images.to(dev)
-    torch.manual_seed(config.seed)  # parameter init only; the run does not depend on it later
-    model = ShapesVAE(config.generator).to(dev)
+    with seeded_init(config.seed):  # parameter init only; the run draws from its own generators later
+        model = ShapesVAE(config.generator)
+    model = model.to(dev)
     if init_model is not None:
         if init_model.config.to_dict() != config.generator.to_dict():
             raise ValueError(f"init_model: its config {init_model.config.to_dict()} differs from "
@@ -176,8 +178,9 @@ def train_regressor(data: ShapesData, *, steps: int = 1500, batch_size: int = 12
     progress = progress or _noop
     should_stop = should_stop or (lambda: False)
     dev = pick_device(device)
-    torch.manual_seed(seed)
-    reg = FactorRegressor().to(dev)
+    with seeded_init(seed):
+        reg = FactorRegressor()
+    reg = reg.to(dev)
     opt = torch.optim.Adam(reg.parameters(), lr=lr)
     x = data.images.to(dev)
     fn = torch.as_tensor(normalise_factors(data.factors), dtype=torch.float32, device=dev)  # (n, 6)

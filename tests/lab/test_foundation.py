@@ -59,6 +59,27 @@ def test_generators_are_reproducible_and_independent():
         seeding.torch_generator(1.5)
 
 
+def test_seeded_init_is_reproducible_restores_the_callers_rng_and_is_thread_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def build(seed):
+        with seeding.seeded_init(seed):
+            layers = [torch.nn.Linear(64, 64) for _ in range(20)]  # many draws: room to interleave
+        return torch.cat([l.weight.flatten() for l in layers])
+
+    torch.manual_seed(99)
+    state = torch.get_rng_state()
+    w0, w1 = build(0), build(1)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's stream is untouched
+    assert torch.equal(build(0), w0) and not torch.equal(w0, w1)
+    with ThreadPoolExecutor(4) as pool:
+        built = list(pool.map(build, [0, 1] * 8))
+    assert all(torch.equal(w, w0 if i % 2 == 0 else w1) for i, w in enumerate(built))
+    with pytest.raises(TypeError, match="seed"):
+        with seeding.seeded_init("0"):
+            pass
+
+
 # ---------------------------------------------------------------- runs
 def test_run_roundtrip(tmp_path):
     run = runs.Run.create("alignment", {"lr": 0.1, "n": 3}, name="demo run", root=tmp_path)
