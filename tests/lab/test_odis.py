@@ -47,17 +47,20 @@ def test_scores_are_per_document_so_batching_does_not_matter():
 def test_threaded_shards_give_the_single_thread_scores(monkeypatch):
     import lab.odis.scorers as scorers
 
-    texts = random_texts(np.random.default_rng(5), 1100)  # above the real shard threshold
+    texts = random_texts(np.random.default_rng(5), 1100)  # large enough to be shared between threads
     one = score_dimensions(texts, workers=1)
     pd.testing.assert_frame_equal(score_dimensions(texts, workers=2), one)
     pd.testing.assert_frame_equal(one, reference_frame(texts), check_exact=False, rtol=0, atol=1e-12)
     # Small shards and zlib chunks that do not divide the batch: every boundary case at once.
-    monkeypatch.setattr(scorers, "_MIN_SHARD_DOCS", 7)
+    monkeypatch.setattr(scorers, "_SHARD_CHARS", 300)
+    monkeypatch.setattr(scorers, "_MIN_PARALLEL_DOCS", 7)
     monkeypatch.setattr(scorers, "_ZLIB_CHUNK", 5)
+    assert len(scorers._shard_bounds(texts[:61], 3)) > 4  # several shards, of uneven sizes
     few = texts[:61]
     pd.testing.assert_frame_equal(score_dimensions(few, workers=3), score_dimensions(few, workers=1))
     part = score_dimensions(few, dimensions=["compression_ratio", "repetition"], workers=4)
     pd.testing.assert_frame_equal(part, one.loc[:60, ["compression_ratio", "repetition"]])
+    assert (score_dimensions([""] * 40 + ["x"], workers=3).iloc[:40] == 0).all().all()  # empty shards
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
