@@ -17,8 +17,9 @@ import param
 import torch
 
 from lab.householder.artifacts import Artifacts, image_grid, load_artifacts, to_uint8_image
-from lab.householder.core import orthogonality_error
+from lab.householder.core import layer_directions, orthogonality_error
 from lab.householder.experiment import model_directions
+from lab.householder.layers import layer_inputs, linear_layer_names
 from lab.householder.model import GeneratorConfig
 from lab.householder.scoring import decode_offset, prior_samples, purity, sensitivity_matrix, traverse
 from lab.householder.shapes import make_shapes
@@ -37,6 +38,7 @@ METHOD_LABELS = {
     "random": "Random orthonormal directions (projector model)",
 }
 MAX_OFFSET = 4.0
+FIRST_LAYER = "fc"  # the generator's latent -> features layer; deeper layers come from the model itself
 FACTOR_LABELS = ["shape", "scale", "rotation", "x position", "y position", "hue"]
 
 
@@ -76,6 +78,9 @@ class HouseholderView(pn.viewable.Viewer):
     span = param.Number(default=3.0, bounds=(0.5, 6.0), step=0.25,
                         doc="The traversal grid runs from -span to +span along each direction.")
     steps = param.Integer(default=7, bounds=(3, 11), doc="Columns of the traversal grid.")
+    layer = param.Selector(default=FIRST_LAYER, objects=[FIRST_LAYER],
+                           doc="Linear layer whose directions are traversed: the first one moves z itself; a "
+                               "deeper one gets t·n added to what it receives (SeFa on an intermediate layer).")
     train_layer = param.Selector(default="householder", objects=["householder", "linear"],
                                  doc="First layer of the generator trained on this page.")
     train_steps = param.Integer(default=300, bounds=(20, 5000),
@@ -89,6 +94,7 @@ class HouseholderView(pn.viewable.Viewer):
         self._dirs = torch.zeros(1, 1)
         self._values = torch.zeros(1)
         self._loss_hist: list[tuple[int, float]] = []
+        self._reverting = False
         self.info = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.orth = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.sample_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Sample", 380), sizing_mode="fixed", width=380, height=380)
@@ -111,6 +117,7 @@ class HouseholderView(pn.viewable.Viewer):
             self._art = artifacts if artifacts is not None else _shipped()
             self._models = dict(self._art.models)
             k = self._models["householder"].config.rank
+            self.param.layer.objects = linear_layer_names(self._models["householder"].generator)
         except Exception as exc:  # noqa: BLE001 - the page still builds and says what is missing
             self.errors.show(exc)
         self.offsets = _offsets_class(k)()
@@ -119,7 +126,7 @@ class HouseholderView(pn.viewable.Viewer):
             for i in range(k)
         ]
         self.offsets.param.watch(lambda _e: self._update_sample(), [f"d{i + 1}" for i in range(k)])
-        self.param.watch(lambda _e: self.refresh(), ["method"])
+        self.param.watch(self._on_direction_source, ["method", "layer"])
         self.param.watch(lambda _e: self._update_views(sens=False), ["seed"])
         self.param.watch(lambda _e: self._update_views(sens=False), ["span", "steps"])
         if self._art is not None:
@@ -131,27 +138,60 @@ class HouseholderView(pn.viewable.Viewer):
     def model(self):
         return self._models[METHOD_MODEL[self.method]]
 
-    def refresh(self) -> None:
-        """Recompute the directions of the current method and every figure."""
-        guarded(self.errors)(self._refresh)()
+    @property
+    def layer_arg(self) -> str | None:
+        """The ``layer=`` the lab calls get: None moves z itself (the first layer's input)."""
+        return None if self.layer == FIRST_LAYER else self.layer
 
-    def _refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Recompute the directions of the current method and layer and every figure; False on failure."""
+        return guarded(self.errors)(self._refresh)() is not None
+
+    def _on_direction_source(self, event) -> None:
+        # A method/layer pair with no directions (the projector's own directions of a plain Linear
+        # layer) shows why and puts the control back, so the page keeps showing what it did. The
+        # failed refresh changed nothing; the message stays up while the control reverts.
+        if self._reverting:
+            return
+        if not self.refresh() and self._models:
+            self._reverting = True
+            try:
+                setattr(self, event.name, event.old)
+            finally:
+                self._reverting = False
+
+    def _directions_now(self) -> tuple[torch.Tensor, torch.Tensor]:
+        k = len(self.direction_sliders)
+        if self.layer_arg is None:
+            return model_directions(self.model, self.method, seed=0)
+        gen = self.model.generator
+        inputs = None
+        if self.method == "ganspace":  # PCA of what the layer really receives under the prior
+            inputs = layer_inputs(gen, self.layer, prior_samples(4096, self.model.config.latent_dim, seed=0))
+        seed = 10_000 if self.method == "random" else 0
+        with torch.no_grad():
+            return layer_directions(gen, self.layer, self.method, k, seed=seed, inputs=inputs)
+
+    def _refresh(self) -> bool:
         if not self._models:
             raise FileNotFoundError("no models are loaded; run `python scripts/make_householder_data.py`")
-        dirs, values = model_directions(self.model, self.method, seed=0)
-        self._dirs, self._values = dirs.float(), values
+        dirs, values = self._directions_now()
+        self._dirs, self._values = dirs.detach().float(), values.detach()
         for i, slider in enumerate(self.direction_sliders):
             slider.name = self._direction_label(i)
-        w = self.model.generator.fc.weight.detach()
+        w = self.model.generator.get_submodule(self.layer).weight.detach()
         err = orthogonality_error(w)
         kind = METHOD_MODEL[self.method]
+        where = "First layer" if self.layer_arg is None else f"Layer `{self.layer}`"
         self.orth.object = (
-            f"**First layer ({kind}, {w.shape[0]}×{w.shape[1]}):** orthogonality error "
+            f"**{where} ({kind} model, {w.shape[0]}×{w.shape[1]}):** orthogonality error "
             f"max|σ−1| = {err:.2e} over its nonzero singular values"
             + (" — a true low-rank orthogonal map." if err < 1e-3 else " — unconstrained, its gains differ per direction.")
         )
-        self.info.object = f"**Directions:** {METHOD_LABELS[self.method]}."
+        moved = "z" if self.layer_arg is None else f"the input of layer `{self.layer}` ({w.shape[1]} features)"
+        self.info.object = f"**Directions:** {METHOD_LABELS[self.method]}; they move {moved}."
         self._update_views(sens=True)
+        return True
 
     def _direction_label(self, i: int) -> str:
         v = float(self._values[i]) if i < len(self._values) else float("nan")
@@ -181,18 +221,21 @@ class HouseholderView(pn.viewable.Viewer):
     def _update_sample(self) -> None:
         def work():
             off = self.current_offsets()[: self._dirs.shape[0]]
-            img = decode_offset(self.model.generator, self._dirs, off, z=self._z())
+            img = decode_offset(self.model.generator, self._dirs, off, z=self._z(), layer=self.layer_arg)
             moved = ", ".join(f"{o:+.1f}·n{i + 1}" for i, o in enumerate(off.tolist()) if o != 0) or "no offset"
             self.sample_pane.object = image_figure(to_uint8_image(img), f"Sample z + ({moved})", 380)
 
         guarded(self.errors)(work)()
 
     def _update_grid(self) -> None:
-        imgs = traverse(self.model.generator, self._dirs, z=self._z(), span=self.span, steps=self.steps)[0]  # (k, steps, 3, H, W)
+        imgs = traverse(self.model.generator, self._dirs, z=self._z(), span=self.span, steps=self.steps,
+                        layer=self.layer_arg)[0]  # (k, steps, 3, H, W)
         mosaic = image_grid(imgs)
         k, s, _, h, w = imgs.shape
         t = np.linspace(-self.span, self.span, s)
-        fig = image_figure(mosaic, f"Traversal grid: row i decodes z + t·n_i ({METHOD_LABELS[self.method].split(':')[0]})", 100 + 70 * k)
+        where = "z + t·n_i" if self.layer_arg is None else f"z with t·n_i added at layer {self.layer}"
+        fig = image_figure(mosaic, f"Traversal grid: row i decodes {where} ({METHOD_LABELS[self.method].split(':')[0]})",
+                           100 + 70 * k)
         fig["layout"]["yaxis"] = {"visible": True, "tickmode": "array", "tickvals": [i * (h + 2) + h / 2 for i in range(k)],
                                   "ticktext": [self._direction_label(i) for i in range(k)], "showgrid": False}
         fig["layout"]["xaxis"] = {"visible": True, "tickmode": "array", "tickvals": [j * (w + 2) + w / 2 for j in range(s)],
@@ -202,7 +245,7 @@ class HouseholderView(pn.viewable.Viewer):
 
     def _update_sensitivity(self) -> None:
         S = sensitivity_matrix(self.model.generator, self._art.regressor, self._dirs, n_samples=16,
-                               span=2.0, steps=7, seed=self.seed)
+                               span=2.0, steps=7, seed=self.seed, layer=self.layer_arg)
         p = purity(S)
         ylabels = [f"n{i + 1} (purity {p[i]:.2f})" for i in range(S.shape[0])]
         self.sensitivity_ = S
@@ -306,12 +349,15 @@ class HouseholderView(pn.viewable.Viewer):
             "singular value exactly 1, its directions are the first columns of Q(V)) or an unconstrained "
             "linear layer, analysed with **SeFa** or **GANSpace**. Move a direction slider to push the sample "
             "along that direction; the grid shows every direction from −span to +span; the heatmap measures, "
-            "with a factor regressor trained on the ground truth, which factor each direction changes.",
+            "with a factor regressor trained on the ground truth, which factor each direction changes. "
+            "*Of layer* points the study at any linear layer of the generator by its dotted name: for a deeper "
+            "layer the directions live in that layer's input and are added to what it receives.",
             sizing_mode="stretch_width",
         )
         controls = pn.Column(
             pn.pane.Markdown("#### Directions"),
             pn.widgets.Select.from_param(self.param.method, name="Directions from", width=260),
+            pn.widgets.Select.from_param(self.param.layer, name="Of layer (dotted name)", width=260),
             *self.direction_sliders,
             pn.pane.Markdown("#### Sample and grid"),
             pn.Row(pn.widgets.IntInput.from_param(self.param.seed, name="z seed", width=120), self.resample_button),

@@ -2,7 +2,8 @@
 
 Public names are re-exported here; see the submodules for the pieces:
 ``core`` (products, projector, SeFa/GANSpace), ``shapes`` (the procedural image set),
-``model`` (generator, VAE, factor regressor), ``scoring`` (traversals and metrics),
+``model`` (generator, VAE, factor regressor), ``layers`` (moving along any linear layer's
+directions), ``scoring`` (traversals and metrics),
 ``training`` (runs with progress, stop and resume).
 """
 
@@ -21,6 +22,7 @@ from lab.householder.core import (  # noqa: F401
     train_only_reflectors,
 )
 from lab.householder.experiment import MODEL_METHODS, ComparisonResult, compare_directions, model_directions, summarise  # noqa: F401,E402
+from lab.householder.layers import forward_with_input_shift, layer_inputs, linear_layer_names  # noqa: F401,E402
 from lab.householder.model import FactorRegressor, Generator, GeneratorConfig, ShapesVAE  # noqa: F401,E402
 from lab.householder.scoring import (  # noqa: F401,E402
     DirectionScores,

@@ -342,12 +342,16 @@ def get_submodule_by_name(model: nn.Module, name: str) -> nn.Module:
         raise ValueError(f"name: no submodule {name!r}; linear layers in this model: {options}") from None
 
 
-def layer_directions(model: nn.Module, name: str, method: str, k: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def layer_directions(model: nn.Module, name: str, method: str, k: int, *, seed: int = 0,
+                     inputs=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Directions of the layer ``name`` in ``model`` by ``method``.
 
     ``method``: 'householder' (a projector's own directions, values all 1), 'sefa'
     (eigenvectors, values = eigenvalues), 'ganspace' (PCA, values = variances), 'random'
     (values = NaN). Returns ((k, in) rows, (k,) values) on the layer's device.
+    ``inputs`` (n, in): samples of what the layer receives, for GANSpace on a layer deeper than
+    the first (default: N(0, I), right only for a layer fed the latent code itself; see
+    :func:`lab.householder.layers.layer_inputs`).
     """
     layer = get_submodule_by_name(model, name)
     if not isinstance(layer, (nn.Linear, HouseholderProjector)):
@@ -365,7 +369,7 @@ def layer_directions(model: nn.Module, name: str, method: str, k: int, *, seed: 
     if method == "sefa":
         return sefa_directions(W, k, return_values=True)
     if method == "ganspace":
-        return ganspace_directions(layer, k, seed=seed, return_values=True)
+        return ganspace_directions(layer, k, seed=seed, latents=inputs, return_values=True)
     if method == "random":
         dirs = random_directions(in_f, k, seed=seed, dtype=W.dtype, device=W.device)
         return dirs, torch.full((dirs.shape[0],), float("nan"), dtype=W.dtype, device=W.device)

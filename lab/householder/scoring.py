@@ -1,6 +1,7 @@
 """Scoring latent directions against the ground-truth factors of the shapes set.
 
-- :func:`traverse` decodes z + t * n for every direction n and step t.
+- :func:`traverse` decodes z + t * n for every direction n and step t (or adds t * n to the
+  input of any linear layer, see :mod:`lab.householder.layers`).
 - :func:`sensitivity_matrix` measures, with the trained factor regressor, how much each
   factor changes along each direction: a (directions x factors) matrix; :func:`purity` is
   each row's share of its largest entry.
@@ -19,21 +20,27 @@ from sklearn.metrics import mutual_info_score
 
 from lab.checks import check_float, check_int, check_matrix
 from lab.device import as_tensor, to_numpy
+from lab.householder.layers import forward_with_input_shift, linear_layer
 from lab.householder.shapes import FACTORS, ShapesData, normalise_factors
 
 __all__ = ["traverse", "decode_offset", "predict_factors", "sensitivity_matrix", "purity", "discretize", "mutual_info_matrix",
            "mig", "sap_matrix", "sap", "path_length", "encode_codes", "DirectionScores", "score_directions"]
 
 
-def _directions(directions, latent_dim: int) -> torch.Tensor:
+def _directions(directions, width: int) -> torch.Tensor:
     D = check_matrix("directions", as_tensor(directions, name="directions"))
-    if D.shape[1] != latent_dim:
-        raise ValueError(f"directions: expected (k, {latent_dim}) rows in latent space, got {tuple(D.shape)}")
+    if D.shape[1] != width:
+        raise ValueError(f"directions: expected (k, {width}) rows in the space they move (the latent code, "
+                         f"or the chosen layer's input), got {tuple(D.shape)}")
     return D
 
 
 def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
+
+
+def _dtype_of(module: torch.nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype
 
 
 def prior_samples(n: int, latent_dim: int, seed: int, device=None) -> torch.Tensor:
@@ -42,40 +49,57 @@ def prior_samples(n: int, latent_dim: int, seed: int, device=None) -> torch.Tens
     return torch.randn(check_int("n", n, lo=1), latent_dim, generator=g).to(device or "cpu")
 
 
+def _space_width(generator: torch.nn.Module, layer: str | None) -> int:
+    """Width of the space the directions live in: the latent code, or the input of ``layer``."""
+    return generator.config.latent_dim if layer is None else linear_layer(generator, layer).in_features
+
+
+def _decode_moved(generator: torch.nn.Module, z: torch.Tensor, moves: torch.Tensor, layer: str | None) -> torch.Tensor:
+    """Decode each row of ``z`` (m, latent) moved by ``moves`` (m, width): in latent space, or at ``layer``'s input."""
+    if layer is None:
+        return generator(z + moves)
+    return forward_with_input_shift(generator, layer, z, moves)
+
+
 @torch.no_grad()
 def traverse(generator: torch.nn.Module, directions, *, z=None, n: int = 1, span: float = 3.0, steps: int = 7,
-             seed: int = 0) -> torch.Tensor:
+             seed: int = 0, layer: str | None = None) -> torch.Tensor:
     """Images along each direction: (n, k, steps, 3, H, W).
 
     Row i, direction j, step s decodes ``z_i + t_s * directions[j]`` with
     ``t = linspace(-span, span, steps)``; ``z`` (n, latent) defaults to ``n`` prior draws.
+    With ``layer`` (a dotted name, see :mod:`lab.householder.layers`) the directions live in that
+    layer's input space and ``t_s * directions[j]`` is added to what the layer receives for ``z_i``.
     """
     latent = generator.config.latent_dim
-    dev = _device_of(generator)
-    D = _directions(directions, latent).to(dev, torch.float32)  # (k, latent)
+    dev, dt = _device_of(generator), _dtype_of(generator)
+    D = _directions(directions, _space_width(generator, layer)).to(dev, dt)  # (k, width)
     steps = check_int("steps", steps, lo=1, hi=64)
     span = check_float("span", span, lo=0.0, hi=50.0)
-    z = prior_samples(n, latent, seed, dev) if z is None else check_matrix("z", as_tensor(z, name="z"), cols=latent).to(dev)
-    t = torch.linspace(-span, span, steps, device=dev)  # (steps,)
-    zz = z[:, None, None, :] + t[None, None, :, None] * D[None, :, None, :]  # (n, k, steps, latent)
-    imgs = generator(zz.reshape(-1, latent))  # (n*k*steps, 3, H, W)
+    z = prior_samples(n, latent, seed, dev) if z is None else check_matrix("z", as_tensor(z, name="z"), cols=latent)
+    z = z.to(dev, dt)
+    t = torch.linspace(-span, span, steps, device=dev, dtype=dt)  # (steps,)
+    moves = t[None, :, None] * D[:, None, :]  # (k, steps, width)
+    zz = z[:, None, None, :].expand(-1, D.shape[0], steps, -1).reshape(-1, latent)  # (n*k*steps, latent)
+    imgs = _decode_moved(generator, zz, moves.expand(z.shape[0], -1, -1, -1).reshape(zz.shape[0], -1), layer)
     return imgs.reshape(z.shape[0], D.shape[0], steps, *imgs.shape[1:])  # (n, k, steps, 3, H, W)
 
 
 @torch.no_grad()
-def decode_offset(generator: torch.nn.Module, directions, offsets, *, z) -> torch.Tensor:
+def decode_offset(generator: torch.nn.Module, directions, offsets, *, z, layer: str | None = None) -> torch.Tensor:
     """The image at ``z + sum_i offsets[i] * directions[i]``: (3, H, W).
 
-    ``directions`` (k, latent), ``offsets`` (k,) (one slider value per direction), ``z`` (1, latent).
+    ``directions`` (k, width), ``offsets`` (k,) (one slider value per direction), ``z`` (1, latent).
+    With ``layer`` the sum is added to that layer's input (width = its in_features), as in :func:`traverse`.
     """
     latent = generator.config.latent_dim
-    dev = _device_of(generator)
-    D = _directions(directions, latent).to(dev, torch.float32)  # (k, latent)
-    off = as_tensor(offsets, name="offsets", device=dev, dtype=torch.float32).reshape(-1)  # (k,)
+    dev, dt = _device_of(generator), _dtype_of(generator)
+    D = _directions(directions, _space_width(generator, layer)).to(dev, dt)  # (k, width)
+    off = as_tensor(offsets, name="offsets", device=dev, dtype=dt).reshape(-1)  # (k,)
     if off.shape[0] != D.shape[0]:
         raise ValueError(f"offsets: expected one value per direction ({D.shape[0]}), got {off.shape[0]}")
-    z = check_matrix("z", as_tensor(z, name="z"), cols=latent).to(dev, torch.float32)[:1]  # (1, latent)
-    return generator(z + off @ D)[0]  # (3, H, W)
+    z = check_matrix("z", as_tensor(z, name="z"), cols=latent).to(dev, dt)[:1]  # (1, latent)
+    return _decode_moved(generator, z, (off @ D)[None], layer)[0]  # (3, H, W)
 
 
 @torch.no_grad()
@@ -91,14 +115,16 @@ def predict_factors(regressor: torch.nn.Module, images: torch.Tensor, batch: int
 
 
 def sensitivity_matrix(generator: torch.nn.Module, regressor: torch.nn.Module, directions, *, n_samples: int = 32,
-                       span: float = 2.0, steps: int = 7, seed: int = 0) -> np.ndarray:
+                       span: float = 2.0, steps: int = 7, seed: int = 0, layer: str | None = None) -> np.ndarray:
     """(k, 6) change of each factor (columns in FACTORS order) along each direction.
 
     For a continuous factor: the mean over prior samples of (max - min) over the traversal
     of the regressor's normalised prediction (1 = the factor's whole range). For the shape:
     the mean of the largest (max - min) of a class probability (1 = the class flips).
+    ``layer``: traverse at that layer's input, as in :func:`traverse`.
     """
-    imgs = traverse(generator, directions, n=n_samples, span=span, steps=steps, seed=seed)  # (n, k, s, 3, H, W)
+    imgs = traverse(generator, directions, n=n_samples, span=span, steps=steps, seed=seed,
+                    layer=layer)  # (n, k, s, 3, H, W)
     n, k, s = imgs.shape[:3]
     cont, prob = predict_factors(regressor, imgs.reshape(n * k * s, *imgs.shape[3:]))
     cont = cont.reshape(n, k, s, -1)  # (n, k, steps, 5)

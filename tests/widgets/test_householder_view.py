@@ -56,6 +56,47 @@ def test_direction_slider_moves_the_sample_along_that_direction(view):
     np.testing.assert_array_equal(after, ref)
 
 
+def test_a_deeper_layer_gives_its_own_directions_grid_and_heatmap(view):
+    import torch
+    import torch.nn.functional as F
+
+    from lab.householder.scoring import prior_samples
+
+    assert view.param.layer.objects == ["fc", "up"]
+    view.method = "sefa"
+    grid_fc = _z(view.grid_pane.object)
+    view.layer = "up"
+    assert view.errors.message == ""
+    assert tuple(view._dirs.shape) == (len(view.direction_sliders), 128)
+    assert "eigenvalue" in view.direction_sliders[0].name and "`up`" in view.info.object
+    assert "layer up" in view.grid_pane.object["layout"]["title"]["text"]
+    assert not np.array_equal(_z(view.grid_pane.object), grid_fc)
+    assert np.asarray(view.sens_pane.object["data"][0]["z"]).shape == (len(view.direction_sliders), 6)
+    # The sample with an offset equals the generator written out with the shift at up's input.
+    view.offsets.d2 = -2.0
+    g = view.model.generator
+    with torch.no_grad():
+        z = prior_samples(1, view.model.config.latent_dim, view.seed)
+        h = F.leaky_relu(g.fc(z), 0.2) - 2.0 * view._dirs[1]
+        ref = torch.sigmoid(g.deconv(F.leaky_relu(g.up(h), 0.2).view(1, -1, 4, 4)))[0]
+    ref = (ref.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(_z(view.sample_pane.object), ref)
+    view.method = "ganspace"
+    assert view.errors.message == "" and "variance" in view.direction_sliders[0].name
+
+
+def test_the_projectors_own_directions_of_a_plain_layer_are_refused_and_the_page_kept(view):
+    view.method = "sefa"
+    view.layer = "up"
+    dirs, grid = view._dirs.clone(), _z(view.grid_pane.object)
+    view.method = "householder"  # the projector model's `up` is an ordinary Linear
+    assert "householder" in view.errors.message and "HouseholderProjector" in view.errors.message
+    assert view.method == "sefa" and view.layer == "up"  # the control went back
+    assert np.array_equal(view._dirs.numpy(), dirs.numpy()) and np.array_equal(_z(view.grid_pane.object), grid)
+    view.layer = "fc"
+    assert view.errors.message == "" and view._dirs.shape[1] == view.model.config.latent_dim
+
+
 def test_switching_method_changes_model_labels_and_heatmap(view):
     sens_before = np.asarray(view.sens_pane.object["data"][0]["z"])
     view.method = "sefa"
