@@ -5,8 +5,8 @@ one column per raw dimension. The built-in dimensions are computed for the whole
 once from one UTF-8 byte buffer: a byte-class table, run boundaries, ``searchsorted`` against
 the document offsets, and Arrow kernels for the word dictionary and one regex, not a Python
 loop over documents (Note [byte-level segmentation]). The only per-document call is
-``zlib.compress`` (a C call) for the compression ratio. A large batch is scored in shards on
-several threads (Note [threads]).
+``zlib.compress`` (a C call) for the compression ratio. A batch is scored in cache-sized
+shards, on several threads when it is large (Notes [shards] and [threads]).
 
 Every score of a document depends on that document alone, so a corpus scored in shards (see
 :mod:`lab.odis.scale`) gives exactly the scores of the whole corpus scored at once.
@@ -225,11 +225,10 @@ def _sanitize(texts: list[str]) -> list[str]:
 # sentence breaks are found in one concatenated UTF-8 buffer from one 256-entry class table
 # (a single lookup pass, then one bit test per class); runs are found by comparing each byte
 # with its neighbour, and per-document counts come from ``searchsorted`` of the run positions
-# against the document offsets. No array over all bytes
-# is cumulatively summed or labelled with its document: at ~1 KB a document those passes
-# cost more than everything else together. Runs are cut at each document's first and last
-# byte, so no token crosses documents. Characters are the bytes that are not UTF-8
-# continuation bytes (0b10xxxxxx).
+# against the document offsets. No array over all bytes is cumulatively summed or labelled
+# with its document: at ~1 KB a document, those passes cost more than everything else
+# together. Runs are cut at each document's first and last byte, so no token crosses
+# documents. Characters are the bytes that are not UTF-8 continuation bytes (0b10xxxxxx).
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
