@@ -263,18 +263,16 @@ def _distinct_per_group(groups: np.ndarray, keys: np.ndarray, bounds: np.ndarray
     if len(groups) == 0:
         return np.zeros(len(bounds) - 1)
     n = len(bounds) - 1
-    if n * key_range < 2**31:  # one int32 sort of the combined key (about twice as fast as int64)
-        combined = np.sort(groups.astype(np.int32) * np.int32(key_range) + keys.astype(np.int32))
-    elif n * key_range < 2**62:  # one int64 sort
-        combined = np.sort(groups.astype(np.int64) * key_range + keys)
-    else:
-        order = np.lexsort((keys, groups))
-        combined = None
-        g, k = groups[order], keys[order]
-    new = np.ones(len(groups), dtype=bool)
-    if combined is not None:
+    new = np.ones(len(groups), dtype=bool)  # True at the first occurrence of each (group, key)
+    if n * key_range < 2**62:  # one sort of the combined key; int32 when it fits (about twice as fast)
+        if n * key_range < 2**31:
+            combined = np.sort(groups.astype(np.int32) * np.int32(key_range) + keys.astype(np.int32))
+        else:
+            combined = np.sort(groups.astype(np.int64) * key_range + keys)
         np.not_equal(combined[1:], combined[:-1], out=new[1:])
     else:
+        order = np.lexsort((keys, groups))
+        g, k = groups[order], keys[order]
         new[1:] = (g[1:] != g[:-1]) | (k[1:] != k[:-1])
     return _segment_sums(new, bounds)
 
