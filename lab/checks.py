@@ -10,7 +10,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["check_matrix", "check_finite", "check_same_rows", "check_int", "check_float"]
+__all__ = [
+    "NotFittedError", "check_fitted", "check_matrix", "check_finite", "check_same_rows", "check_int", "check_float",
+]
 
 
 def check_matrix(name: str, x: torch.Tensor, *, cols: int | None = None, min_rows: int = 1) -> torch.Tensor:
@@ -63,3 +65,20 @@ def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | N
     if v != v or (lo is not None and v < lo) or (hi is not None and v > hi):
         raise ValueError(f"{name}: expected a number in [{lo}, {hi}], got {value!r}")
     return v
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator was used before ``fit`` (a ValueError, and an AttributeError as in scikit-learn)."""
+
+
+def check_fitted(estimator: Any, *attributes: str, fit_call: str = "fit") -> None:
+    """Require ``estimator`` to carry every fitted attribute named (``rotation_``, ...).
+
+    The message names the estimator and the call that fits it, e.g.
+    ``ProcrustesAligner: not fitted; call fit(X, Y) first``.
+    """
+    if not attributes:
+        raise ValueError("attributes: expected at least one fitted attribute name")
+    missing = [a for a in attributes if getattr(estimator, a, None) is None]
+    if missing:
+        raise NotFittedError(f"{type(estimator).__name__}: not fitted; call {fit_call} first")

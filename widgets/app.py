@@ -1,22 +1,24 @@
 """The dashboard: an index page and one page per study, in one shared template.
 
-Study pages are registered in :data:`STUDIES`. A study's view lives in ``widgets.<route>``
-and exposes ``create_view()``, which returns a fresh Panel object for each browser session.
-A study whose module does not exist yet gets a page that says so; one whose module fails to
-import gets an error message (the details go to the server log), never a traceback.
+Study pages are registered in :data:`STUDIES`, each with its view class (a
+:class:`~widgets.common.StudyView`). Panel builds a fresh view for each browser session; a
+view that fails to build gets an error message on its page (the details go to the server
+log), never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import panel as pn
 
-from widgets.common import device_badge
+from widgets.alignment import AlignmentView
+from widgets.common import StudyView, device_badge
+from widgets.householder import HouseholderView
+from widgets.odis import OdisView
+from widgets.threephase import ThreePhaseView
 
 __all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve"]
 
@@ -27,13 +29,10 @@ TITLE = "Ortholab"
 
 @dataclass(frozen=True)
 class StudyPage:
-    route: str  # URL path and module name under widgets/
+    route: str  # URL path, and the study's name under lab/ and widgets/
     title: str
     blurb: str  # one paragraph for the index card
-
-    @property
-    def module(self) -> str:
-        return f"widgets.{self.route}"
+    view: type[StudyView]  # built once per browser session
 
 
 STUDIES: tuple[StudyPage, ...] = (
@@ -43,24 +42,28 @@ STUDIES: tuple[StudyPage, ...] = (
         "A generator whose first layer is a low-rank orthogonal projector built from Householder "
         "reflections. Discover its latent directions, traverse them, and score them against the "
         "ground-truth factors, beside SeFa and random directions.",
+        HouseholderView,
     ),
     StudyPage(
         "alignment",
         "Representation alignment via orthogonal maps",
         "Fit one orthogonal map between two models' embedding spaces and watch retrieval go from "
         "chance to near perfect; the map fitted on images also aligns text.",
+        AlignmentView,
     ),
     StudyPage(
         "threephase",
         "3PT rotation drift",
         "The Three-Phase Transformer's per-block Givens rotations, trained against a RoPE-only "
         "baseline, and the drift of the rotation angles across depth and training time.",
+        ThreePhaseView,
     ),
     StudyPage(
         "odis",
         "ODiS orthogonal data selection",
         "Score documents on many quality dimensions, decorrelate them with PCA, and select the top "
         "of each orthogonal dimension; compare with top-by-average and random selections.",
+        OdisView,
     ),
 )
 
@@ -102,15 +105,8 @@ def build_index() -> pn.template.BootstrapTemplate:
 
 
 def _study_body(study: StudyPage) -> Any:
-    if importlib.util.find_spec(study.module) is None:
-        return pn.pane.Alert(
-            f"The {study.title} study is not built yet. Its page will appear here once the "
-            f"`{study.module}` view lands.",
-            alert_type="info",
-        )
     try:
-        module = importlib.import_module(study.module)
-        return module.create_view()
+        return study.view()
     except Exception as exc:  # noqa: BLE001 - the page shows a message, the log the traceback
         log.exception("could not build the %s page", study.route)
         return pn.pane.Alert(f"The {study.title} page could not be built: {type(exc).__name__}: {exc}",
@@ -135,6 +131,11 @@ def routes() -> dict[str, Callable[[], Any]]:
 
 def serve(port: int = 5006, address: str | None = None, show: bool = True, **kwargs: Any) -> None:
     """Serve the dashboard (blocking)."""
+    if not log.handlers:  # the server log tells when jobs end and sessions close
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     pn.extension("plotly", "tabulator", notifications=True)
     websocket_origin = kwargs.pop("websocket_origin", None)
     if websocket_origin is None and address in (None, "127.0.0.1", "localhost", "0.0.0.0"):

@@ -9,17 +9,26 @@ Kept light: panel and torch are imported only by the sub-command that needs them
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
+from typing import Callable
 
-# study name -> module with a ``main(argv) -> int`` for headless training
-TRAINERS = {
-    "alignment": "lab.alignment_train",
-    "householder": "lab.householder_train",
-    "threephase": "lab.threephase_train",
-    "odis": "lab.odis_train",
-}
+# The studies with headless training; each one's lab/<study>/cli.py has main(argv) -> int.
+TRAINERS = ("householder", "alignment", "threephase", "odis")
+
+
+def _study_main(study: str) -> Callable[[list[str]], int]:
+    """The study's ``main``, imported only when that study is trained (torch is heavy)."""
+    if study == "householder":
+        from lab.householder.cli import main
+    elif study == "alignment":
+        from lab.alignment.cli import main
+    elif study == "threephase":
+        from lab.threephase.cli import main
+    elif study == "odis":
+        from lab.odis.cli import main
+    else:
+        raise ValueError(f"study: expected one of {list(TRAINERS)}, got {study!r}")
+    return main
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -31,11 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, rest: list[str]) -> int:
-    module_name = TRAINERS[args.study]
-    if importlib.util.find_spec(module_name) is None:
-        print(f"ortholab train: headless training for {args.study!r} is not available yet", file=sys.stderr)
-        return 2
-    return int(importlib.import_module(module_name).main(rest) or 0)
+    return int(_study_main(args.study)(rest) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,26 +1,39 @@
-"""Pieces every study view shares: the error alert, the device badge, figure helpers.
+"""The base every study page shares: one error box, its background jobs, intro, device badge.
 
-Callbacks that call into lab go through :func:`guarded`, so a bad input shows as a message on
-the page (never a traceback) and the view keeps whatever it already showed.
+A study page is a :class:`StudyView`. Its state is ``param`` parameters (bounded, documented);
+the controls are generated from them with ``pn.Param``; buttons are ``param.Action``s. Views
+bind declaratively: methods decorated with ``@param.depends(...)`` return figure dicts (built
+by ``widgets/<study>_figures.py``) and are bound into panes, so a pane updates whenever a
+parameter it depends on changes. Side effects (starting a job) use
+``@param.depends(..., watch=True)``. Results that arrive later (from a job) are parameters
+too, so the figures that read them follow.
+
+Errors: every callback that calls into lab goes through :meth:`StudyView.guard` (or the
+:func:`keeps_last` decorator for figure methods), so a bad input shows as one message in the
+page's one error box (never a traceback) and the view keeps whatever it already showed.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-import numpy as np
 import panel as pn
+import param
 
 from lab.device import describe_device
 
-__all__ = ["ErrorBox", "guarded", "device_badge", "plotly_pane", "as_list", "STUDY_COLORS"]
+if TYPE_CHECKING:
+    from widgets.jobs import BackgroundJob
+
+__all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView"]
 
 log = logging.getLogger("ortholab")
 
-# One colour per role, used consistently across studies (before/after, model A/B, ...).
-STUDY_COLORS = {"a": "#1f77b4", "b": "#d62728", "after": "#2ca02c", "muted": "#7f7f7f", "accent": "#9467bd"}
+# Messages echo user input (file names, paths); keep what the page shows short.
+MAX_MESSAGE_CHARS = 600
 
 
 class ErrorBox:
@@ -39,7 +52,9 @@ class ErrorBox:
                 text = f"Unexpected error ({type(exc).__name__}): {exc}"
         else:
             text = exc_or_text
-        self.alert.object = text
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[:MAX_MESSAGE_CHARS] + " …"
+        self.alert.object = html.escape(text)
         self.alert.visible = True
 
     def clear(self) -> None:
@@ -48,7 +63,8 @@ class ErrorBox:
 
     @property
     def message(self) -> str:
-        return self.alert.object if self.alert.visible else ""
+        """The message shown (as text), or "" when the box is hidden."""
+        return html.unescape(self.alert.object) if self.alert.visible else ""
 
     def __panel__(self):
         return self.alert
@@ -76,22 +92,119 @@ def guarded(errors: ErrorBox) -> Callable[[Callable[..., Any]], Callable[..., An
     return wrap
 
 
+def keeps_last(method: Callable[..., Any]) -> Callable[..., Any]:
+    """For a view method that returns a figure: on error, show it and return the last good one.
+
+    The view must be a :class:`StudyView` (it owns ``errors``). Use under ``@param.depends``.
+    """
+    key = method.__name__
+
+    @functools.wraps(method)
+    def inner(self: "StudyView", *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Bokeh
+            self.errors.show(exc)
+            if key in self._last_good:
+                return self._last_good[key]
+            from widgets.figures import empty_figure
+
+            return empty_figure("", "nothing to show yet")
+        self._last_good[key] = result
+        return result
+
+    return inner
+
+
 def device_badge() -> pn.pane.Markdown:
     """'Experiments run on: <GPU name or CPU>' for a page header."""
     return pn.pane.Markdown(f"**Experiments run on:** {describe_device()}", margin=(0, 10))
 
 
-def as_list(x: Any) -> list:
-    """Plotly-friendly data: numpy/torch arrays to lists, NaN to None."""
-    arr = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
-    if arr.dtype.kind == "f":
-        return np.where(np.isfinite(arr), arr, np.nan).tolist()
-    return arr.tolist()
+def plotly_pane(fig: Any, **kwargs: Any) -> pn.pane.Plotly:
+    """A Plotly pane over a figure dict or a bound method that returns one.
 
-
-def plotly_pane(fig: dict, **kwargs: Any) -> pn.pane.Plotly:
-    """A Plotly pane over a figure dict; ``uirevision`` keeps zoom across in-place updates."""
-    fig.setdefault("layout", {}).setdefault("uirevision", "keep")
+    ``uirevision`` (set by ``widgets.figures.layout``) keeps zoom across in-place updates.
+    """
+    if isinstance(fig, dict):
+        fig.setdefault("layout", {}).setdefault("uirevision", "keep")
     kwargs.setdefault("sizing_mode", "stretch_width")
     kwargs.setdefault("config", {"displaylogo": False, "responsive": True})
     return pn.pane.Plotly(fig, **kwargs)
+
+
+class StudyView(pn.viewable.Viewer):
+    """One study page for one browser session (or one notebook).
+
+    Subclasses set ``intro`` (markdown shown first) and implement :meth:`body`. They create
+    their background jobs with :meth:`job`, so the page owns them: every job reports into the
+    page's one error box, and :meth:`close` stops them all, which happens by itself when the
+    browser session ends.
+    """
+
+    intro: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.errors = ErrorBox()
+        self._jobs: list[BackgroundJob] = []
+        self._last_good: dict[str, Any] = {}
+        self._closed = False
+        self._layout: pn.viewable.Viewable | None = None
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(self._on_session_destroyed)
+
+    # ------------------------------------------------------------------ jobs
+    def job(self, label: str) -> BackgroundJob:
+        """A background job owned by this page (reports into its error box, stopped by close)."""
+        from widgets.jobs import BackgroundJob
+
+        job = BackgroundJob(label, errors=self.errors)
+        self._jobs.append(job)
+        return job
+
+    @property
+    def jobs(self) -> tuple[BackgroundJob, ...]:
+        return tuple(self._jobs)
+
+    @property
+    def closed(self) -> bool:
+        """True once the page was closed: no new job starts after that."""
+        return self._closed
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Stop every job of this page and wait up to ``timeout`` seconds for each."""
+        self._closed = True
+        for job in self._jobs:
+            if job.running:
+                job.stop()
+        for job in self._jobs:
+            job.wait(timeout)
+
+    def _on_session_destroyed(self, _context: Any) -> None:
+        # On the event loop while the session goes away: ask, do not wait.
+        running = [job.label for job in self._jobs if job.running]
+        if running:
+            log.info("session closed: stopping %s", ", ".join(running))
+        self.close(timeout=0.0)
+
+    # ------------------------------------------------------------------ errors
+    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` wrapped so that an exception shows in the page's error box (returns None)."""
+        return guarded(self.errors)(fn)
+
+    # ------------------------------------------------------------------ layout
+    def body(self) -> pn.viewable.Viewable:
+        """The study's own controls and figures (below the intro, device badge and errors)."""
+        raise NotImplementedError
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        if self._layout is None:
+            self._layout = pn.Column(
+                pn.pane.Markdown(self.intro, sizing_mode="stretch_width"),
+                device_badge(),
+                self.errors,
+                self.body(),
+                sizing_mode="stretch_width",
+            )
+        return self._layout

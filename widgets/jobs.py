@@ -1,17 +1,21 @@
 """Long work off the event loop: a background thread, a progress bar, a Stop button.
 
-Lab functions that take time accept ``progress(fraction, message="", **partial)`` and
-``should_stop() -> bool`` callbacks. :class:`BackgroundJob` runs such a function in a thread
-and, on the session's event loop (a periodic callback), moves the progress bar and hands the
-latest partial results to the view, so Bokeh models are only touched from the loop's thread.
+Lab functions that take time follow :mod:`lab.progress`: ``progress(fraction, message="",
+**partial)`` and ``should_stop() -> bool``. :class:`BackgroundJob` runs such a function in a
+thread. Every ``progress`` call is an event; on the session's event loop (a periodic callback)
+the job hands the events' partial results to the view one by one, in the order they were
+reported, and moves the progress bar to the newest fraction, so Bokeh models are only touched
+from the loop's thread and nothing the worker reported is dropped or merged away.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import panel as pn
@@ -19,7 +23,9 @@ import param
 
 from widgets.common import ErrorBox
 
-__all__ = ["BackgroundJob"]
+__all__ = ["BackgroundJob", "JobEvent"]
+
+log = logging.getLogger("ortholab")
 
 Work = Callable[[Callable[..., None], Callable[[], bool]], Any]
 
@@ -40,6 +46,15 @@ def _stop_live_jobs(timeout: float = 60.0) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
+@dataclass(frozen=True)
+class JobEvent:
+    """One ``progress`` call of a worker: where it stands and what is new."""
+
+    fraction: float
+    message: str = ""
+    partial: dict[str, Any] = field(default_factory=dict)
+
+
 class BackgroundJob(param.Parameterized):
     """Run one job at a time in a thread, with progress, partial results and Stop."""
 
@@ -47,15 +62,18 @@ class BackgroundJob(param.Parameterized):
     fraction = param.Number(default=0.0, bounds=(0.0, 1.0), doc="Progress of the job in flight.")
     message = param.String(default="", doc="Last progress message.")
 
-    def __init__(self, name: str = "job", poll_ms: int = 250, **params: Any) -> None:
+    def __init__(self, name: str = "job", poll_ms: int = 250, *, errors: ErrorBox | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.label = name
         self.poll_ms = poll_ms
-        self.errors = ErrorBox()
+        # A page has one error box: a view passes its own, and the job reports there.
+        self._own_errors = errors is None
+        self.errors = ErrorBox() if errors is None else errors
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pending: dict[str, Any] = {}
+        self._events: list[JobEvent] = []
         self._outcome: tuple[str, Any] | None = None
         self._on_partial: Callable[[dict], None] | None = None
         self._on_done: Callable[[Any], None] | None = None
@@ -67,11 +85,9 @@ class BackgroundJob(param.Parameterized):
 
     # ------------------------------------------------------------------ worker side
     def _progress(self, fraction: float, message: str = "", **partial: Any) -> None:
+        event = JobEvent(max(0.0, min(1.0, float(fraction))), message, partial)
         with self._lock:
-            self._pending["fraction"] = max(0.0, min(1.0, float(fraction)))
-            self._pending["message"] = message
-            if partial:
-                self._pending.setdefault("partial", {}).update(partial)
+            self._events.append(event)
 
     def _run(self, work: Work) -> None:
         try:
@@ -81,16 +97,23 @@ class BackgroundJob(param.Parameterized):
             outcome = ("error", exc)
         with self._lock:
             self._outcome = outcome
+        # The server log says when each job's thread ends, and how (the tab-close test reads it).
+        log.info("job %r ended: %s", self.label, outcome[0])
 
     # ------------------------------------------------------------------ loop side
     def start(self, work: Work, *, on_partial: Callable[[dict], None] | None = None,
               on_done: Callable[[Any], None] | None = None) -> bool:
-        """Start ``work(progress, should_stop)`` in a thread; False if one is already running."""
+        """Start ``work(progress, should_stop)`` in a thread; False if one is already running.
+
+        ``on_partial(partial)`` is called on the event loop once for every event that carried
+        partial results, in the order the worker reported them; ``on_done(result)`` once at
+        the end (also after Stop, with what the work returned when it stopped).
+        """
         if self.running:
             return False
         self.errors.clear()
         self._stop.clear()
-        self._pending, self._outcome = {}, None
+        self._events, self._outcome = [], None
         self._on_partial, self._on_done = on_partial, on_done
         self.running, self.fraction, self.message = True, 0.0, "starting…"
         self.progress_bar.visible, self.progress_bar.value = True, 0
@@ -110,20 +133,21 @@ class BackgroundJob(param.Parameterized):
         self.status.object = f"{self.label}: stopping…"
 
     def poll(self) -> None:
-        """Move pending progress and partial results into the view (runs on the event loop)."""
+        """Deliver the events reported since the last poll, in order (runs on the event loop)."""
         with self._lock:
-            pending, self._pending = self._pending, {}
+            events, self._events = self._events, []
             outcome = self._outcome
-        if "fraction" in pending:
-            self.fraction = pending["fraction"]
-            self.message = pending.get("message", "")
+        for event in events:
+            if event.partial and self._on_partial is not None:
+                try:
+                    self._on_partial(event.partial)
+                except Exception as exc:  # noqa: BLE001 - reported on the page
+                    self.errors.show(exc)
+        if events:
+            last = events[-1]
+            self.fraction, self.message = last.fraction, last.message
             self.progress_bar.value = int(1000 * self.fraction)
             self.status.object = f"{self.label}: {self.message}" if self.message else f"{self.label}: {self.fraction:.0%}"
-        if pending.get("partial") and self._on_partial is not None:
-            try:
-                self._on_partial(pending["partial"])
-            except Exception as exc:  # noqa: BLE001
-                self.errors.show(exc)
         if outcome is not None and self.running:
             self._finish(*outcome)
 
@@ -153,4 +177,7 @@ class BackgroundJob(param.Parameterized):
         self.poll()
 
     def __panel__(self):
-        return pn.Column(pn.Row(self.progress_bar, self.stop_button), self.status, self.errors, sizing_mode="stretch_width")
+        parts = [pn.Row(self.progress_bar, self.stop_button), self.status]
+        if self._own_errors:
+            parts.append(self.errors)
+        return pn.Column(*parts, sizing_mode="stretch_width")
