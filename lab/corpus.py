@@ -100,7 +100,8 @@ def load_text_folder(path: str | os.PathLike, *, pattern: str = "*.txt") -> pd.D
         raise ValueError(f"path: no such file or folder {str(p)!r}")
     if not files:
         raise ValueError(f"path: no files matching {pattern!r} under {str(p)!r}")
-    rows = [(f"file:{f.relative_to(p) if p.is_dir() else f.name}", str(f), f.read_text(encoding="utf-8", errors="replace")) for f in files]
+    rows = [(f"file:{f.relative_to(p) if p.is_dir() else f.name}", str(f),
+             f.read_text(encoding="utf-8", errors="replace")) for f in files]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -120,7 +121,8 @@ def load_table_corpus(path: str | os.PathLike, *, text_column: str = "text") -> 
     else:
         raise ValueError(f"path: expected a .jsonl, .parquet or .csv file, got {p.name!r}")
     if text_column not in table.columns:
-        raise ValueError(f"text_column: {text_column!r} is not a column of {p.name!r}; columns are {list(table.columns)}")
+        raise ValueError(
+            f"text_column: {text_column!r} is not a column of {p.name!r}; columns are {list(table.columns)}")
     texts = table[text_column]
     if not all(isinstance(t, str) for t in texts):
         raise ValueError(f"text_column: column {text_column!r} of {p.name!r} must hold strings only")
@@ -133,7 +135,8 @@ def load_hf_corpus(name: str, *, split: str = "train", text_column: str = "text"
     try:
         import datasets  # noqa: F401
     except ImportError as exc:
-        raise ValueError("name: loading a Hugging Face dataset needs the 'datasets' package (pip install datasets)") from exc
+        raise ValueError(
+            "name: loading a Hugging Face dataset needs the 'datasets' package (pip install datasets)") from exc
     from datasets import load_dataset
 
     ds = load_dataset(name, config, split=split)
@@ -142,7 +145,8 @@ def load_hf_corpus(name: str, *, split: str = "train", text_column: str = "text"
     if max_docs is not None:
         ds = ds.select(range(min(int(max_docs), len(ds))))
     texts = ds[text_column]
-    return pd.DataFrame({"doc_id": [f"{name}:{i}" for i in range(len(texts))], "source": f"hf:{name}/{split}", "text": texts})
+    return pd.DataFrame({"doc_id": [f"{name}:{i}" for i in range(len(texts))], "source": f"hf:{name}/{split}",
+                         "text": texts})
 
 
 def load_corpus(spec: str | os.PathLike | None = None, *, text_column: str = "text", **kwargs) -> pd.DataFrame:

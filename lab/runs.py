@@ -170,7 +170,8 @@ class Run:
     def load_json(self, name: str) -> Any:
         return json.loads((self.path / f"{_slug(name)}.json").read_text())
 
-    def save_tensors(self, name: str, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> Path:
+    def save_tensors(self, name: str, tensors: Mapping[str, torch.Tensor],
+                     metadata: Mapping[str, str] | None = None) -> Path:
         """Save a flat dict of tensors as ``<name>.safetensors``, atomically."""
         return atomic_save_tensors(self.path / f"{_slug(name)}.safetensors", tensors, metadata)
 

@@ -27,7 +27,7 @@ def build(source: str) -> nbformat.NotebookNode:
         while lines and not lines[-1].strip():
             lines.pop()
         if kind == "markdown":
-            text = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
+            text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines)
             nb.cells.append(nbformat.v4.new_markdown_cell(text))
         else:
             nb.cells.append(nbformat.v4.new_code_cell("\n".join(lines)))

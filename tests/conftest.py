@@ -49,9 +49,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServedDashboard:
+    """The dashboard served for the test session: its base URL and the server's log file."""
+
+    def __init__(self, url: str, log_path: Path):
+        self.url = url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def mark(self) -> int:
+        """Where the log ends now (pass it to wait_for_log as ``since``)."""
+        return len(self.log())
+
+    def wait_for_log(self, text: str, *, since: int = 0, timeout: float = 60.0) -> str:
+        """Wait until ``text`` appears in the server log after offset ``since``; returns that part."""
+        start = since
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log()
+            if text in log[start:]:
+                return log[start:]
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} did not appear in the server log within {timeout} s:\n{self.log()[-3000:]}")
+
+
 @pytest.fixture(scope="session")
-def dashboard_url(tmp_path_factory):
-    """Serve the real dashboard on localhost for the session; yields its base URL."""
+def dashboard(tmp_path_factory):
+    """Serve the real dashboard on localhost for the session."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "ORTHOLAB_RUNS": str(tmp_path_factory.mktemp("runs")), "PYTHONUNBUFFERED": "1"}
@@ -73,7 +99,7 @@ def dashboard_url(tmp_path_factory):
             proc.kill()
             pytest.fail(f"the dashboard did not start; its log:\n{log_path.read_text()[-4000:]}")
         time.sleep(0.5)
-    yield url
+    yield ServedDashboard(url, log_path)
     proc.terminate()
     try:
         proc.wait(timeout=10)
@@ -81,12 +107,19 @@ def dashboard_url(tmp_path_factory):
         proc.kill()
 
 
+@pytest.fixture(scope="session")
+def dashboard_url(dashboard):
+    """The served dashboard's base URL."""
+    return dashboard.url
+
+
 class ConsoleLog:
     """Errors a page logged: console.error messages and uncaught exceptions."""
 
     def __init__(self, page):
         self.errors: list[str] = []
-        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
+                if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
 
 

@@ -133,7 +133,7 @@ def _face_violations(path: Path, text_imports: set[str]) -> list[str]:
 
 def test_views_notebooks_and_scripts_import_only_the_study_faces():
     offenders = []
-    for path in [*(REPO / "widgets").glob("*.py"), *(REPO / "scripts").glob("*.py"), *(REPO / "benchmarks").glob("*.py")]:
+    for path in [p for folder in ("widgets", "scripts", "benchmarks") for p in (REPO / folder).glob("*.py")]:
         offenders += _face_violations(path, _imported_modules(path))
     for nb in (REPO / "notebooks").glob("*.ipynb"):
         offenders += _face_violations(nb, _imported_modules_of_source(_notebook_sources(nb)))

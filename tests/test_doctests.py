@@ -54,4 +54,4 @@ def test_every_estimator_documents_its_input_and_has_an_example(qualname):
     assert "Parameters\n----------" in both and " : " in both, f"{qualname}: typed numpydoc parameters"
     takes_arrays = any(p in inspect.signature(cls.fit).parameters for p in ("X", "Y", "scores", "features"))
     if takes_arrays:
-        assert "of shape (" in both, f"{qualname}: array inputs typed with shapes, e.g. 'X : array-like of shape (n, d)'"
+        assert "of shape (" in both, f"{qualname}: array inputs typed with shapes ('X : array-like of shape (n, d)')"

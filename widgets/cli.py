@@ -44,7 +44,8 @@ def _train(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ortholab", description="Ortholab: an interactive lab for orthogonality in neural networks.")
+    parser = argparse.ArgumentParser(prog="ortholab",
+                                     description="Ortholab: an interactive lab for orthogonality in neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="serve the dashboard")
     p_serve.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")

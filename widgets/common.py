@@ -21,7 +21,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import panel as pn
-import param
 
 from lab.device import describe_device
 
@@ -41,8 +40,10 @@ class ErrorBox:
 
     def __init__(self) -> None:
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.source: str | None = None  # what the shown message came from (see clear)
 
-    def show(self, exc_or_text: BaseException | str) -> None:
+    def show(self, exc_or_text: BaseException | str, *, source: str | None = None) -> None:
+        """Show an exception's message (or a text); ``source`` names what failed, for clear()."""
         if isinstance(exc_or_text, BaseException):
             exc = exc_or_text
             if isinstance(exc, (ValueError, TypeError, FileNotFoundError, ImportError)):
@@ -56,10 +57,15 @@ class ErrorBox:
             text = text[:MAX_MESSAGE_CHARS] + " …"
         self.alert.object = html.escape(text)
         self.alert.visible = True
+        self.source = source
 
-    def clear(self) -> None:
+    def clear(self, *, source: str | None = None) -> None:
+        """Hide the message; with ``source``, only if that is what the message came from."""
+        if source is not None and self.source != source:
+            return
         self.alert.visible = False
         self.alert.object = ""
+        self.source = None
 
     @property
     def message(self) -> str:
@@ -104,13 +110,14 @@ def keeps_last(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             result = method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Bokeh
-            self.errors.show(exc)
+            self.errors.show(exc, source=key)
             if key in self._last_good:
                 return self._last_good[key]
             from widgets.figures import empty_figure
 
             return empty_figure("", "nothing to show yet")
         self._last_good[key] = result
+        self.errors.clear(source=key)  # this figure's own earlier failure is mended
         return result
 
     return inner

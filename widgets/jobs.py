@@ -147,7 +147,8 @@ class BackgroundJob(param.Parameterized):
             last = events[-1]
             self.fraction, self.message = last.fraction, last.message
             self.progress_bar.value = int(1000 * self.fraction)
-            self.status.object = f"{self.label}: {self.message}" if self.message else f"{self.label}: {self.fraction:.0%}"
+            shown = self.message or f"{self.fraction:.0%}"
+            self.status.object = f"{self.label}: {shown}"
         if outcome is not None and self.running:
             self._finish(*outcome)
 

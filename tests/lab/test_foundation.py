@@ -1,6 +1,5 @@
 """Shared lab pieces: device choice, seeding, run storage, input checks, safe file loading, corpus."""
 
-import io
 import json
 import os
 import pickle
@@ -65,7 +64,7 @@ def test_seeded_init_is_reproducible_restores_the_callers_rng_and_is_thread_safe
     def build(seed):
         with seeding.seeded_init(seed):
             layers = [torch.nn.Linear(64, 64) for _ in range(20)]  # many draws: room to interleave
-        return torch.cat([l.weight.flatten() for l in layers])
+        return torch.cat([layer.weight.flatten() for layer in layers])
 
     torch.manual_seed(99)
     state = torch.get_rng_state()

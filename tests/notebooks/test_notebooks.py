@@ -1,7 +1,6 @@
 """Every notebook executes top to bottom in its small smoke configuration."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,9 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}})
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(REPO / "notebooks")}})
     client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
     assert errors == []

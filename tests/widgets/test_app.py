@@ -3,15 +3,16 @@
 import time
 
 import panel as pn
+import param
+import pytest
+
+from widgets import app, cli, jobs
+from widgets.common import ErrorBox, StudyView, guarded
 
 
 def _select(page, kind):
     """Every object of ``kind`` in a template's main area."""
     return [o for item in page.main for o in pn.panel(item).select(kind)]
-import pytest
-
-from widgets import app, cli, jobs
-from widgets.common import ErrorBox, guarded
 
 
 def test_routes_cover_index_and_the_four_studies():
@@ -25,11 +26,15 @@ def test_index_links_every_study():
         assert f"./{s.route}" in html
 
 
-def test_missing_study_module_gets_a_plain_placeholder(monkeypatch):
-    monkeypatch.setattr(app, "STUDIES", (app.StudyPage("nonexistent_study", "Nothing yet", "."),))
-    page = app.build_study_page("nonexistent_study")
-    alerts = _select(page, pn.pane.Alert)
-    assert alerts and "not built yet" in alerts[0].object
+def test_a_view_that_fails_to_build_gets_a_message_not_a_traceback(monkeypatch):
+    class Broken(StudyView):
+        def __init__(self, **params):
+            raise RuntimeError("shipped file missing")
+
+    monkeypatch.setattr(app, "STUDIES", (app.StudyPage("broken", "Broken study", ".", Broken),))
+    page = app.build_study_page("broken")
+    alerts = [a for a in _select(page, pn.pane.Alert) if a.alert_type == "danger"]
+    assert alerts and "could not be built" in alerts[0].object and "shipped file missing" in alerts[0].object
 
 
 def test_unknown_route_is_a_value_error():
@@ -90,6 +95,96 @@ def test_background_job_progress_partial_stop_and_errors():
     job.start(fails)
     job.wait()
     assert job.errors.message == "lr: expected a positive number, got -1"
+
+
+def test_background_job_delivers_every_event_in_order():
+    # Partial results are events: a poll that finds many delivers all of them, oldest first.
+    job = jobs.BackgroundJob("events")
+    seen = []
+
+    def work(progress, should_stop):
+        for i in range(200):
+            progress((i + 1) / 200, f"row {i}", row=i)
+        return "done"
+
+    job.start(work, on_partial=lambda p: seen.append(p["row"]))
+    job.wait()  # one poll after the thread ended: every event is still pending
+    assert seen == list(range(200))
+    assert job.fraction == 1.0 and job.message == "row 199"
+
+
+def test_background_job_reports_into_the_errors_it_was_given():
+    box = ErrorBox()
+    job = jobs.BackgroundJob("fails", errors=box)
+
+    def fails(progress, should_stop):
+        raise ValueError("steps: expected a positive int, got 0")
+
+    job.start(fails)
+    job.wait()
+    assert box.message == "steps: expected a positive int, got 0"
+    # The page shows its one error box; the job does not show a second one.
+    assert box.alert not in pn.panel(job).select(pn.pane.Alert)
+
+
+def test_error_box_escapes_and_caps_what_it_echoes():
+    box = ErrorBox()
+    box.show(ValueError("file: cannot read <img src=x onerror=alert(1)>.npy"))
+    assert "<img" not in box.alert.object and "&lt;img" in box.alert.object
+    assert box.message == "file: cannot read <img src=x onerror=alert(1)>.npy"
+    box.show(ValueError("path: " + "a" * 100_000))
+    assert len(box.alert.object) < 1000
+
+
+def test_study_view_owns_its_jobs_and_close_stops_them():
+    class Spinning(StudyView):
+        def body(self):
+            return pn.pane.Markdown("body")
+
+    view = Spinning()
+    job = view.job("spin")
+    assert view.jobs == (job,) and job.errors is view.errors
+    steps = []
+
+    def work(progress, should_stop):
+        while not should_stop():
+            steps.append(1)
+            time.sleep(0.005)
+        return len(steps)
+
+    job.start(work)
+    time.sleep(0.05)
+    view.close(timeout=10)
+    assert not job.running and view.closed and "stopped" in job.status.object
+    n = len(steps)
+    time.sleep(0.05)
+    assert len(steps) == n  # the worker really ended
+    layout = pn.panel(view)
+    assert view.errors.alert in layout.select(pn.pane.Alert)
+
+
+def test_keeps_last_shows_the_error_and_keeps_the_last_good_figure():
+    from widgets.common import keeps_last
+
+    class View(StudyView):
+        x = param.Number(1.0)
+
+        @param.depends("x")
+        @keeps_last
+        def figure(self):
+            if self.x < 0:
+                raise ValueError(f"x: expected >= 0, got {self.x}")
+            return {"data": [{"y": [self.x]}], "layout": {}}
+
+        def body(self):
+            return pn.pane.Markdown("")
+
+    view = View()
+    good = view.figure()
+    view.x = -1
+    assert view.figure() == good and view.errors.message == "x: expected >= 0, got -1.0"
+    view.x = 2
+    assert view.figure()["data"][0]["y"] == [2] and view.errors.message == ""
 
 
 def test_cli_parses_serve_and_rejects_unknown(capsys):
