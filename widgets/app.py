@@ -9,8 +9,9 @@ log), never a traceback.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import panel as pn
 
@@ -20,7 +21,7 @@ from widgets.householder import HouseholderView
 from widgets.odis import OdisView
 from widgets.threephase import ThreePhaseView
 
-__all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve"]
+__all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve", "serving_options"]
 
 log = logging.getLogger("ortholab")
 
@@ -129,18 +130,50 @@ def routes() -> dict[str, Callable[[], Any]]:
     return table
 
 
-def serve(port: int = 5006, address: str | None = None, show: bool = True, **kwargs: Any) -> None:
-    """Serve the dashboard (blocking)."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serving_options(*, port: int, address: str = "127.0.0.1", allow_websocket_origin: Sequence[str] = (),
+                    basic_auth: str | None = None) -> dict[str, Any]:
+    """The server's network and access settings, checked before anything listens.
+
+    Note [who may connect]: bound to a loopback address, only this machine can reach the
+    server and the websocket accepts pages served from localhost. Bound to any other address,
+    the server is reachable by others, and a page on any other site could open a session
+    (cross-site websocket hijacking) unless the accepted origins are named: so exposing it
+    requires explicit ``allow_websocket_origin`` entries (never ``*``), and offers Panel's
+    basic authentication (a password, or a JSON file of user -> password).
+    """
+    origins = [o.strip() for o in allow_websocket_origin if o.strip()]
+    if "*" in origins:
+        raise ValueError("allow_websocket_origin: name the hosts that may open sessions (host[:port]); '*' would "
+                         "let a page on any site drive this server")
+    options: dict[str, Any] = {"port": port, "address": address}
+    if address in LOOPBACK:
+        options["websocket_origin"] = [f"localhost:{port}", f"127.0.0.1:{port}", *origins]
+    else:
+        if not origins:
+            raise ValueError(f"address: {address!r} exposes the dashboard to other machines; also pass "
+                             "--allow-websocket-origin HOST[:PORT] for each address users will open it at "
+                             "(and consider --basic-auth)")
+        options["websocket_origin"] = origins
+    if basic_auth is not None:
+        if not basic_auth.strip():
+            raise ValueError("basic_auth: expected a password or a JSON file of user -> password, got an empty string")
+        options["basic_auth"] = basic_auth
+        options["cookie_secret"] = secrets.token_urlsafe(32)  # signs the login cookie; new at each start
+    return options
+
+
+def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = True, *,
+          allow_websocket_origin: Sequence[str] = (), basic_auth: str | None = None, **kwargs: Any) -> None:
+    """Serve the dashboard (blocking); see :func:`serving_options` for who may connect."""
+    options = serving_options(port=port, address=address, allow_websocket_origin=allow_websocket_origin,
+                              basic_auth=basic_auth)
     if not log.handlers:  # the server log tells when jobs end and sessions close
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     pn.extension("plotly", "tabulator", notifications=True)
-    websocket_origin = kwargs.pop("websocket_origin", None)
-    if websocket_origin is None and address in (None, "127.0.0.1", "localhost", "0.0.0.0"):
-        websocket_origin = [f"localhost:{port}", f"127.0.0.1:{port}"]
-        if address == "0.0.0.0":
-            websocket_origin = ["*"]
-    pn.serve(routes(), port=port, address=address, show=show, title=TITLE,
-             websocket_origin=websocket_origin, **kwargs)
+    pn.serve(routes(), show=show, title=TITLE, **options, **kwargs)

@@ -1,6 +1,7 @@
 """The ``ortholab`` console script.
 
-    ortholab serve [--port PORT] [--address ADDR] [--no-show]
+    ortholab serve [--port PORT] [--address ADDR] [--allow-websocket-origin HOST[:PORT]] [--basic-auth PW]
+                   [--no-show]
     ortholab train <study> [study options...]     headless training, e.g. `ortholab train threephase --help`
 
 Kept light: panel and torch are imported only by the sub-command that needs them.
@@ -32,10 +33,18 @@ def _study_main(study: str) -> Callable[[list[str]], int]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from widgets.app import serve
+    from widgets.app import serve, serving_options
 
-    print(f"Serving the Ortholab dashboard at http://{args.address or 'localhost'}:{args.port}/", flush=True)
-    serve(port=args.port, address=args.address, show=not args.no_show)
+    try:  # refuse an unsafe exposure before importing the views or binding a socket
+        serving_options(port=args.port, address=args.address, allow_websocket_origin=args.allow_websocket_origin,
+                        basic_auth=args.basic_auth)
+    except ValueError as exc:
+        print(f"ortholab serve: {exc}", file=sys.stderr)
+        return 2
+    host = f"[{args.address}]" if ":" in args.address else args.address
+    print(f"Serving the Ortholab dashboard at http://{host}:{args.port}/", flush=True)
+    serve(port=args.port, address=args.address, show=not args.no_show,
+          allow_websocket_origin=args.allow_websocket_origin, basic_auth=args.basic_auth)
     return 0
 
 
@@ -49,7 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="serve the dashboard")
     p_serve.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006)")
-    p_serve.add_argument("--address", default=None, help="address to bind (default: localhost)")
+    p_serve.add_argument("--address", default="127.0.0.1",
+                         help="address to bind (default 127.0.0.1: this machine only); any other address also "
+                              "needs --allow-websocket-origin")
+    p_serve.add_argument("--allow-websocket-origin", action="append", default=[], metavar="HOST[:PORT]",
+                         help="a host users open the dashboard at (repeatable); required with a non-local --address")
+    p_serve.add_argument("--basic-auth", default=None, metavar="PASSWORD_OR_FILE",
+                         help="require a login: one password, or a JSON file mapping user names to passwords")
     p_serve.add_argument("--no-show", action="store_true", help="do not open a browser")
     p_train = sub.add_parser("train", help="train a study's models headless")
     p_train.add_argument("study", choices=sorted(TRAINERS))
