@@ -4,7 +4,8 @@ Layout of a run directory::
 
     <root>/<study>/<run_id>/
         config.json       the run's configuration (written once, atomically)
-        status.json       {"state": "running" | "finished" | "stopped" | "failed", ...}
+        status.json       {"state": "running" | "finished" | "stopped" | "failed", ...}; a running
+                          run whose process is gone reads back as "interrupted"
         metrics.jsonl     one JSON object per logged step (append-only)
         <name>.safetensors  tensors (weights, embeddings), written atomically
         <name>.pt         training checkpoints (model + optimizer), loaded with weights_only
@@ -21,6 +22,7 @@ import datetime as _dt
 import json
 import os
 import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -132,8 +134,22 @@ class Run:
 
     @property
     def status(self) -> dict[str, Any]:
+        """The run's status; a "running" run whose process is gone reads as "interrupted".
+
+        Note [stale runs]: a process killed with SIGKILL (or a machine that lost power) never
+        writes its final status. A running status records the writer's host and pid, so a
+        reader on the same host can see that nobody is writing any more.
+        """
         p = self.path / "status.json"
-        return json.loads(p.read_text()) if p.is_file() else {"state": "unknown"}
+        if not p.is_file():
+            return {"state": "unknown"}
+        try:
+            st = json.loads(p.read_text())
+        except json.JSONDecodeError:
+            return {"state": "unknown", "error": "status.json is not valid JSON"}
+        if st.get("state") == "running" and not _writer_alive(st):
+            st = {**st, "state": "interrupted"}
+        return st
 
     def metrics(self) -> pd.DataFrame:
         """All logged rows as a DataFrame (a torn trailing line is ignored)."""
@@ -152,6 +168,8 @@ class Run:
         if state not in _STATES:
             raise ValueError(f"state: expected one of {_STATES}, got {state!r}")
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        if state == "running":  # who writes, so a reader can tell a stale run (Note [stale runs])
+            info = {"host": socket.gethostname(), "pid": os.getpid(), **info}
         atomic_write_json(self.path / "status.json", {"state": state, "updated": now, **info})
 
     def log_metrics(self, step: int, **metrics: Any) -> None:
@@ -202,6 +220,20 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
+
+
+def _writer_alive(status: Mapping[str, Any]) -> bool:
+    """Whether the process that wrote a running status still exists (unknown: assume it does)."""
+    pid, host = status.get("pid"), status.get("host")
+    if not isinstance(pid, int) or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def list_runs(root: str | os.PathLike | None = None, study: str | None = None) -> pd.DataFrame:
