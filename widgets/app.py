@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import panel as pn
 
 from widgets.alignment import AlignmentView
-from widgets.common import StudyView, device_badge
+from widgets.common import MAX_UPLOAD_BYTES, StudyView, device_badge
 from widgets.householder import HouseholderView
 from widgets.odis import OdisView
 from widgets.threephase import ThreePhaseView
@@ -148,7 +148,9 @@ def serving_options(*, port: int, address: str = "127.0.0.1", allow_websocket_or
     if "*" in origins:
         raise ValueError("allow_websocket_origin: name the hosts that may open sessions (host[:port]); '*' would "
                          "let a page on any site drive this server")
-    options: dict[str, Any] = {"port": port, "address": address}
+    # An upload travels base64-encoded in one websocket message: 4/3 of the file, plus framing.
+    options: dict[str, Any] = {"port": port, "address": address,
+                               "websocket_max_message_size": MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024}
     if address in LOOPBACK:
         options["websocket_origin"] = [f"localhost:{port}", f"127.0.0.1:{port}", *origins]
     else:

@@ -27,12 +27,14 @@ from lab.device import describe_device
 if TYPE_CHECKING:
     from widgets.jobs import BackgroundJob
 
-__all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView"]
+__all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView", "MAX_UPLOAD_BYTES"]
 
 log = logging.getLogger("ortholab")
 
 # Messages echo user input (file names, paths); keep what the page shows short.
 MAX_MESSAGE_CHARS = 600
+# The largest file a visitor may upload; the server's websocket limit is set from it.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
 class ErrorBox:

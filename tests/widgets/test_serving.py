@@ -11,6 +11,7 @@ from tornado.websocket import websocket_connect
 
 from widgets import cli
 from widgets.app import serving_options
+from widgets.common import MAX_UPLOAD_BYTES
 
 
 def test_loopback_accepts_only_pages_from_localhost():
@@ -18,6 +19,8 @@ def test_loopback_accepts_only_pages_from_localhost():
     assert opts["address"] == "127.0.0.1"
     assert opts["websocket_origin"] == ["localhost:5006", "127.0.0.1:5006"]
     assert "basic_auth" not in opts
+    # The largest upload the pages accept fits in one websocket message, base64 and all.
+    assert opts["websocket_max_message_size"] >= MAX_UPLOAD_BYTES * 4 // 3
 
 
 def test_exposure_needs_named_origins_and_never_a_wildcard():
