@@ -1,6 +1,6 @@
 """Speed of the alignment study's two hot paths against named baselines, in the same run.
 
-    python benchmarks/bench_alignment.py [--repeats 5] [--device cpu|cuda|all]
+    python -m benchmarks.bench_alignment [--repeats 5] [--device cpu|cuda|all]
 
 Rows (median wall time over ``--repeats`` runs after a warm-up; ratio = ours / baseline):
 
@@ -22,23 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-import scipy.linalg  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import scipy
+import scipy.linalg
+import torch
 
-from lab.alignment import ProcrustesAligner, retrieval_top1  # noqa: E402
-from benchmarks.timing import median_ms  # noqa: E402
-from lab.device import describe_device  # noqa: E402
-
-
+from benchmarks.timing import median_ms
+from lab.alignment import ProcrustesAligner, retrieval_top1
+from lab.device import describe_device
 
 
 def _pair(n: int, d: int, dev: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

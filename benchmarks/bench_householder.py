@@ -1,6 +1,6 @@
 """Forward + backward of householder_product (compact WY) vs torch.linalg.householder_product.
 
-    python benchmarks/bench_householder.py [--repeats 7] [--device cpu|cuda|all]
+    python -m benchmarks.bench_householder [--repeats 7] [--device cpu|cuda|all]
 
 Both sides build the same matrix from the same reflectors (unit lower-triangular V, tau =
 2 / |v|^2) and back-propagate the same random cotangent. The output is the first k columns of
@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-import torch  # noqa: E402
+import torch
 
-from benchmarks.timing import median_ms  # noqa: E402
-from lab.device import describe_device  # noqa: E402
-from lab.householder import householder_product  # noqa: E402
+from benchmarks.timing import median_ms
+from lab.device import describe_device
+from lab.householder import householder_product
 
 CASES = [(512, 512), (2048, 128)]
 TARGETS = {(512, 512): {"cuda": 50.0, "cpu": 5.0}, (2048, 128): {"cuda": 20.0, "cpu": None}}

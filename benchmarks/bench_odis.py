@@ -1,6 +1,6 @@
 """ODiS speed: vectorised scoring vs a per-document pandas .apply, and embedding + component scoring.
 
-    python benchmarks/bench_odis.py [--docs 2000] [--repeats 5] [--embed-docs 512]
+    python -m benchmarks.bench_odis [--docs 2000] [--repeats 5] [--embed-docs 512]
 
 Rows (each compared with its named baseline in the same run, as a ratio):
 
@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -31,12 +30,11 @@ import pandas as pd
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from lab.corpus import stdlib_corpus  # noqa: E402
-from lab.device import describe_device, pick_device  # noqa: E402
-from lab.odis import ComponentRegressor, OrthogonalSelector, score_dimensions, score_one  # noqa: E402
-from lab.odis.scorers import default_workers  # noqa: E402
+from lab.corpus import stdlib_corpus
+from lab.device import describe_device, pick_device
+from lab.odis import ComponentRegressor, OrthogonalSelector, score_dimensions, score_one
+from lab.odis.scorers import default_workers
 
 
 def kb_docs(n: int, size: int = 1000) -> list[str]:

@@ -1,6 +1,6 @@
 """3PT speed: training-step time of 3PT vs our RoPE-only baseline, measured in the same run.
 
-    python benchmarks/bench_threephase.py [--repeats 7] [--cpu-batch 8] [--compile]
+    python -m benchmarks.bench_threephase [--repeats 7] [--cpu-batch 8] [--compile]
 
 Rows
 * cpu / 5.5M config (d_model 192, 4 layers, 6/3 heads, d_ff 512, vocab 10k, context 128):
@@ -21,17 +21,15 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from lab.device import describe_device  # noqa: E402
-from lab.threephase import CONFIGS, ModelConfig, Transformer, count_parameters, phase_rotate  # noqa: E402
+from lab.device import describe_device
+from lab.threephase import PRESETS, ModelConfig, Transformer, count_parameters, phase_rotate
 
 # dense bf16 tensor-core peaks (FLOP/s) used for model FLOP utilisation
 PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}
@@ -106,7 +104,7 @@ def main() -> int:
     torch.set_num_threads(a.threads)
     rows = []
     cpu = torch.device("cpu")
-    base = CONFIGS["5.5M"]
+    base = dict(PRESETS["5.5M"].model)
     times, _ = time_pair({"baseline": ModelConfig(**base, three_phase=False), "3pt": ModelConfig(**base, three_phase=True)},
                          a.cpu_batch, base["max_seq_len"], cpu, a.repeats, warmup=2)
     med = {n: statistics.median(v) for n, v in times.items()}
@@ -131,7 +129,7 @@ def main() -> int:
                  "loop_ms": 1e3 * rmed["loop"], "ratio_loop_over_broadcast": rmed["loop"] / rmed["broadcast"]})
     if torch.cuda.is_available():
         dev = torch.device("cuda")
-        big = CONFIGS["123M"]
+        big = dict(PRESETS["123M"].model)
         times, models = time_pair({"baseline": ModelConfig(**big, three_phase=False), "3pt": ModelConfig(**big, three_phase=True)},
                                   8, 1024, dev, max(a.repeats, 20), warmup=5, bf16=True, compile_=a.compile)
         med = {n: statistics.median(v) for n, v in times.items()}

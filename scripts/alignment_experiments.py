@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
+import pandas as pd
+import torch
 
-from lab.alignment.experiment import anchor_curve, compare_maps, run_alignment  # noqa: E402
-from lab.alignment.sources import load_shipped  # noqa: E402
+from lab.alignment.experiment import anchor_curve, compare_maps, run_alignment
+from lab.alignment.sources import load_shipped
 
 
 def _agg(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:

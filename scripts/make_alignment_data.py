@@ -14,16 +14,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from lab.runs import atomic_write_bytes, atomic_write_json  # noqa: E402
+from lab.runs import atomic_write_bytes, atomic_write_json
 
 
 def build_toyclip(out: Path, steps: int | None, smoke: bool) -> None:

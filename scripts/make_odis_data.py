@@ -19,14 +19,13 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from lab.corpus import stdlib_corpus  # noqa: E402
-from lab.odis import artifacts, embedding_map, score_dimensions, word_counts  # noqa: E402
-from lab.odis.downstream import downstream_check, summarise_downstream  # noqa: E402
-from lab.odis.report import default_report  # noqa: E402
-from lab.odis.scorers import _vocab_from_minilm  # noqa: E402
-from lab.runs import atomic_write_bytes, atomic_write_json  # noqa: E402
+from lab.corpus import stdlib_corpus
+from lab.odis import artifacts, embedding_map, score_dimensions, word_counts
+from lab.odis.downstream import downstream_check, summarise_downstream
+from lab.odis.report import default_report
+from lab.odis.scorers import _vocab_from_minilm
+from lab.runs import atomic_write_bytes, atomic_write_json
 
 PREVIEW_CHARS = 400
 

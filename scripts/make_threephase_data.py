@@ -14,35 +14,29 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import torch
 
+from lab.threephase import ModelConfig, default_token_data, preset_model, preset_train, save_token_data, train_model
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from lab.threephase import ModelConfig  # noqa: E402
-from lab.threephase_data import default_token_data, save_token_data  # noqa: E402
-from lab.threephase_experiments import SCALED_5_5M  # noqa: E402
-from lab.threephase_trainer import TrainConfig, train_model  # noqa: E402
-
 OUT = REPO / "data" / "threephase"
 KEEP = ("config.json", "metrics.jsonl", "status.json")
 
 
 def shipped_variants() -> dict[str, ModelConfig]:
-    base = {**SCALED_5_5M, "n_heads": 6, "n_kv_heads": 3, "n_phases": 3}
+    """The runs the page ships, all on the "shipped" preset's shape."""
     return {
-        "baseline-L4": ModelConfig(**base, three_phase=False),
-        "3pt-N3-L4": ModelConfig(**base, three_phase=True),
-        "3pt-N3-L12": ModelConfig(**{**base, "n_layers": 12}, three_phase=True),
+        "baseline-L4": preset_model("shipped", three_phase=False),
+        "3pt-N3-L4": preset_model("shipped", three_phase=True),
+        "3pt-N3-L12": preset_model("shipped", n_layers=12, three_phase=True),
     }
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the 'shipped' preset's)")
     p.add_argument("--copy-from", nargs="+", default=None,
                    help="copy finished runs (config/metrics/status only) from these folders, e.g. the "
                         "<root>/threephase folders written by scripts/threephase_experiments.py")
@@ -50,7 +44,7 @@ def main() -> int:
                    help="run-folder globs to copy with --copy-from")
     args = p.parse_args()
     torch.set_num_threads(1)
-    data = default_token_data(vocab_size=SCALED_5_5M["vocab_size"])
+    data = default_token_data(vocab_size=preset_model("shipped").vocab_size)
     save_token_data(data, OUT)
     runs = OUT / "runs"
     if runs.exists():
@@ -67,7 +61,7 @@ def main() -> int:
                             shutil.copy2(src / f, dst / f)
                     print("copied", src.name)
     else:
-        tc = TrainConfig(steps=args.steps, batch_size=16, lr=1e-3, warmup=20, eval_every=25, eval_windows=64, device="cpu")
+        tc = preset_train("shipped", **({"steps": args.steps} if args.steps else {}))
         for name, cfg in shipped_variants().items():
             res = train_model(cfg, tc, data, name=name, root=runs.parent / "_tmp", keep_weights=False,
                               extra_config={"variant": name})

@@ -16,31 +16,38 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from lab.device import describe_device
+from lab.threephase import (
+    PRESETS,
+    default_token_data,
+    drift_profile,
+    load_run,
+    preset_model,
+    preset_train,
+    run_sweep,
+    shipped_token_data,
+    summarize,
+    variant_configs,
+)
 
-from lab.device import describe_device  # noqa: E402
-from lab.threephase import ModelConfig  # noqa: E402
-from lab.threephase_data import default_token_data, shipped_token_data  # noqa: E402
-from lab.threephase_experiments import SCALED_5_5M, drift_profile, load_run, run_sweep, summarize, variant_configs  # noqa: E402
-from lab.threephase_trainer import TrainConfig  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+SWEEP, DRIFT = "cpu-5.5M", "cpu-drift"  # the presets of the two experiments
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--depth-steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=PRESETS[SWEEP].train["steps"])
+    p.add_argument("--depth-steps", type=int, default=PRESETS[DRIFT].train["steps"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--depth-seeds", type=int, nargs="+", default=[0])
     p.add_argument("--n-values", type=int, nargs="+", default=[1, 2, 3, 4, 6])
-    p.add_argument("--eval-every", type=int, default=25)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--eval-every", type=int, default=PRESETS[SWEEP].train["eval_every"])
+    p.add_argument("--lr", type=float, default=PRESETS[SWEEP].train["lr"])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--root", default="/tmp/threephase_runs")
     p.add_argument("--skip-depth", action="store_true")
@@ -53,10 +60,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     try:  # the shipped streams are the same default corpus, already tokenised (4,096 words)
         data = shipped_token_data()
-        if data.vocab_size != SCALED_5_5M["vocab_size"]:
+        if data.vocab_size != PRESETS[SWEEP].model["vocab_size"]:
             raise FileNotFoundError
     except FileNotFoundError:
-        data = default_token_data(vocab_size=SCALED_5_5M["vocab_size"])
+        data = default_token_data(vocab_size=PRESETS[SWEEP].model["vocab_size"])
     out = {
         "machine": {"device": describe_device("cpu"), "torch_threads": args.threads, "platform": platform.platform(),
                     "note": "shared 2-core CPU, other jobs running; timings are noisy"},
@@ -71,26 +78,25 @@ def main() -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=1, default=float))
 
-    base_tc = dict(batch_size=16, lr=args.lr, warmup=20, eval_every=args.eval_every, eval_windows=64, device="cpu")
+    overrides = dict(lr=args.lr, eval_every=args.eval_every)
     if not args.skip_depth:
-        depth_variants = {
-            f"3pt-N3-L{L}": ModelConfig(**{**SCALED_5_5M, "n_layers": L, "n_heads": 6, "n_kv_heads": 3}, n_phases=3)
-            for L in args.depth_layers
-        }
-        tc = TrainConfig(steps=args.depth_steps, **base_tc)
+        depth_variants = {f"3pt-N3-L{L}": preset_model(DRIFT, n_layers=L) for L in args.depth_layers}
+        tc = preset_train(DRIFT, steps=args.depth_steps, **overrides)
 
         def on_depth(row):
             hist = load_run(row["run_path"])["history"]
             steps, prof = drift_profile(hist)
             _, mean_angle = drift_profile(hist, "mean_angle")
-            out["depth"].append({**{k: row[k] for k in ("variant", "seed", "n_layers", "val_ppl", "val_bpb", "elapsed_s", "run_path")},
-                                 "steps": steps.tolist(), "drift_l2": prof.tolist(), "mean_angle": mean_angle.tolist()})
+            keep = ("variant", "seed", "n_layers", "val_ppl", "val_bpb", "elapsed_s", "run_path")
+            out["depth"].append({**{k: row[k] for k in keep}, "steps": steps.tolist(), "drift_l2": prof.tolist(),
+                                 "mean_angle": mean_angle.tolist()})
             write()
-            print(f"[depth] {row['variant']} seed {row['seed']}: final drift {[round(x, 3) for x in row['drift_l2']]}", flush=True)
+            final = [round(x, 3) for x in row["drift_l2"]]
+            print(f"[depth] {row['variant']} seed {row['seed']}: final drift {final}", flush=True)
 
         run_sweep(depth_variants, args.depth_seeds, tc, data, root=args.root, on_result=on_depth)
     if not args.skip_sweep:
-        tc = TrainConfig(steps=args.steps, **base_tc)
+        tc = preset_train(SWEEP, steps=args.steps, **overrides)
 
         def on_row(row):
             out["sweep"].append({k: v for k, v in row.items()})
@@ -106,10 +112,10 @@ def main() -> int:
         if args.ablations:
             from dataclasses import replace
 
-            full = ModelConfig(**SCALED_5_5M, n_phases=3)
+            full = preset_model(SWEEP)
             variants = {f"3pt-N3-no-{op}": replace(full, **{op: False}) for op in args.ablations}
         else:
-            variants = variant_configs(SCALED_5_5M, args.n_values)
+            variants = variant_configs(PRESETS[SWEEP].model, args.n_values)
         run_sweep(variants, args.seeds, tc, data, root=args.root, on_result=on_row)
     out["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write()

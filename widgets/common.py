@@ -146,7 +146,7 @@ class StudyView(pn.viewable.Viewer):
     """One study page for one browser session (or one notebook).
 
     Subclasses set ``intro`` (markdown shown first) and implement :meth:`body`. They create
-    their background jobs with :meth:`job`, so the page owns them: every job reports into the
+    their background jobs with :meth:`add_job`, so the page owns them: every job reports into the
     page's one error box, and :meth:`close` stops them all, which happens by itself when the
     browser session ends.
     """
@@ -164,7 +164,7 @@ class StudyView(pn.viewable.Viewer):
             pn.state.on_session_destroyed(self._on_session_destroyed)
 
     # ------------------------------------------------------------------ jobs
-    def job(self, label: str) -> BackgroundJob:
+    def add_job(self, label: str) -> BackgroundJob:
         """A background job owned by this page (reports into its error box, stopped by close)."""
         from widgets.jobs import BackgroundJob
 

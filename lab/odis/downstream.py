@@ -10,7 +10,7 @@ Protocol (defaults chosen for a 2-core CPU; every knob is a parameter):
    so the union is exactly the budget), random, top by mean score, and top by one raw
    dimension.
 3. Train lab.threephase's RoPE-only baseline (``three_phase=False``, through
-   ``lab.threephase_trainer.train_language_model``) on each selection with one shared word
+   ``lab.threephase.train_language_model``) on each selection with one shared word
    tokenizer (fitted on the pool) for ``steps`` steps, for each seed; report validation
    perplexity and bits per byte.
 
@@ -61,8 +61,8 @@ def downstream_check(corpus: pd.DataFrame | None = None, *, methods: Sequence[st
     """
     from lab.corpus import split_corpus, stdlib_corpus
     from lab.odis.scorers import score_dimensions
-    from lab.threephase_data import WordTokenizer
-    from lab.threephase_trainer import train_language_model
+    from lab.threephase import WordTokenizer
+    from lab.threephase import train_language_model
 
     unknown = [m for m in methods if m not in DOWNSTREAM_METHODS]
     if unknown or not methods:

@@ -142,7 +142,7 @@ def test_study_view_owns_its_jobs_and_close_stops_them():
             return pn.pane.Markdown("body")
 
     view = Spinning()
-    job = view.job("spin")
+    job = view.add_job("spin")
     assert view.jobs == (job,) and job.errors is view.errors
     steps = []
 

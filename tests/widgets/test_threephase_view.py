@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
 import numpy as np
 import pytest
 
-from lab.threephase import ModelConfig, phasor
-from lab.threephase_data import shipped_token_data
-from lab.threephase_trainer import TrainConfig, train_model
+from lab.threephase import ModelConfig, TrainConfig, phasor, shipped_token_data, train_model
 
 
 @pytest.fixture
@@ -36,11 +35,11 @@ def test_phasor_follows_theta_and_n():
     from widgets.threephase import ThreePhaseView
 
     view = ThreePhaseView()
-    before = view.phasor_pane.object
+    before = view.phasor_figure()
     assert len(arrows(before)) == 3
     view.theta = 1.3
     view.n_phases = 4
-    fig = view.phasor_pane.object
+    fig = view.phasor_figure()
     tips = np.array([[t["x"][1], t["y"][1]] for t in arrows(fig)])
     np.testing.assert_allclose(tips, phasor(1.3, 4), atol=1e-12)
     # consecutive phases are 2*pi/N apart on the unit circle
@@ -56,17 +55,17 @@ def test_saved_run_browser_and_frames(saved_run):
     view = ThreePhaseView()
     assert saved_run in view.param.run_id.objects.values()
     view.run_id = saved_run
-    curve = view.curve_pane.object
+    curve = view.curve_figure()
     assert [t["x"] for t in curve["data"]][0] == [0, 2, 4, 6]
     assert view.param.frame.bounds == (0, 3) and view.frame == 3
-    final_drift = view.drift_pane.object["data"][1]["y"]
+    final_drift = view.drift_figure()["data"][1]["y"]
     assert len(final_drift) == 3 and min(final_drift) > 0
     view.frame = 0
-    assert view.drift_pane.object["data"][1]["y"] == [0.0, 0.0, 0.0]
-    boxes = [t for t in view.angle_pane.object["data"] if t["type"] == "box"]
+    assert view.drift_figure()["data"][1]["y"] == [0.0, 0.0, 0.0]
+    boxes = [t for t in view.angle_figure()["data"] if t["type"] == "box"]
     assert len(boxes) == 3 and all(len(b["y"]) == 4 for b in boxes)  # d_phase/2 = 8/2 angles per block
     np.testing.assert_allclose(boxes[1]["y"], [2 * math.pi / 6] * 4, rtol=1e-6)  # init (l+1)pi/(2L) at step 0
-    horn = view.horn_pane.object["data"]
+    horn = view.horn_figure()["data"]
     np.testing.assert_allclose(horn[1]["y"], 1.0 / (np.arange(16) + 1), atol=1e-5)
 
 
@@ -75,12 +74,14 @@ def test_broken_run_shows_message_and_keeps_figures(saved_run):
 
     view = ThreePhaseView()
     view.run_id = saved_run
-    before = view.curve_pane.object
+    before = view.curve_figure()
     shutil.rmtree(saved_run)
     view.run_id = None
     view.run_id = saved_run
     assert "not a run directory" in view.errors.message
-    assert view.curve_pane.object is before
+    # the page keeps the run it showed (NaN-safe comparison of the figure data)
+    assert view.run["path"] == saved_run
+    assert json.dumps(view.curve_figure(), sort_keys=True) == json.dumps(before, sort_keys=True)
 
 
 def test_live_training_streams_both_models(runs_root):
@@ -90,11 +91,11 @@ def test_live_training_streams_both_models(runs_root):
     assert view.start_training()
     assert not view.start_training()  # one job at a time
     view.job.wait(300)
-    names = [t["name"] for t in view.loss_pane.object["data"]]
+    names = [t["name"] for t in view.live_loss_figure()["data"]]
     assert names == ["baseline: train", "baseline: validation", "3pt: train", "3pt: validation"]
-    val = [t for t in view.loss_pane.object["data"] if t["name"] == "3pt: validation"][0]
+    val = [t for t in view.live_loss_figure()["data"] if t["name"] == "3pt: validation"][0]
     assert val["x"] == [0, 2, 4]
-    assert len(view.live_drift_pane.object["data"][1]["y"]) == 2
+    assert len(view.live_drift_figure()["data"][1]["y"]) == 2
     # the finished 3PT run is listed and selected in the run browser
     assert view.run_id is not None and "3pt" in view.run_id
     assert view.errors.message == "" and view.job.errors.message == ""
@@ -105,6 +106,6 @@ def test_page_opens_on_a_shipped_deep_run(runs_root):
 
     view = create_view()
     assert view.run_id is not None and "data/threephase/runs" in view.run_id.replace("\\", "/")
-    drift = view.drift_pane.object["data"][1]["y"]
+    drift = view.drift_figure()["data"][1]["y"]
     assert len(drift) == 12 and max(drift) > 0  # the 12-layer run is preferred
     assert view.errors.message == ""

@@ -10,25 +10,29 @@ import pandas as pd
 import pytest
 import torch
 
-from lab.threephase_data import build_token_data, save_token_data, shipped_token_data
-from lab.threephase_experiments import (
-    SCALED_5_5M,
+from lab.threephase import (
+    PRESETS,
+    TrainConfig,
+    build_token_data,
     drift_profile,
     list_study_runs,
     load_run,
     run_sweep,
+    save_token_data,
+    shipped_token_data,
     summarize,
     variant_configs,
 )
-from lab.threephase_trainer import TrainConfig
+
+CPU_SHAPE = {k: v for k, v in PRESETS["cpu-5.5M"].model.items() if k != "n_phases"}
 
 
 def test_variant_configs_cover_the_sweep():
-    v = variant_configs(SCALED_5_5M, (1, 2, 3, 4, 6))
+    v = variant_configs(CPU_SHAPE, (1, 2, 3, 4, 6))
     assert list(v) == ["baseline", "3pt-N1", "3pt-N2", "3pt-N3", "3pt-N4", "3pt-N6"]
     assert not v["baseline"].three_phase and v["3pt-N4"].n_phases == 4 and v["3pt-N4"].d_phase == 24
     with pytest.raises(ValueError, match="n_phases"):
-        variant_configs({**SCALED_5_5M, "n_heads": 6, "n_kv_heads": 3}, (4,))
+        variant_configs({**CPU_SHAPE, "n_heads": 6, "n_kv_heads": 3}, (4,))
 
 
 def test_summarize_against_statistics():
@@ -81,3 +85,42 @@ def test_saved_token_data_roundtrip(tmp_path):
     assert back.val_bytes == data.val_bytes and back.tokenizer.vocab_ == data.tokenizer.vocab_
     with pytest.raises(FileNotFoundError, match="tokens.npz"):
         shipped_token_data(str(tmp_path / "missing"))
+
+
+def test_presets_build_valid_configs_and_refuse_unknown_names():
+    from lab.threephase import preset_model, preset_train, side_by_side_configs
+
+    for name in PRESETS:
+        cfg = preset_model(name)
+        assert cfg.d_model == PRESETS[name].model["d_model"]
+    pair = side_by_side_configs("page", n_layers=2, vocab_size=100)
+    assert [pair["baseline"].three_phase, pair["3pt"].three_phase] == [False, True]
+    assert pair["baseline"].n_layers == pair["3pt"].n_layers == 2 and pair["3pt"].vocab_size == 100
+    tc = preset_train("page", steps=40)
+    assert tc.steps == 40 and tc.warmup == 4 and tc.batch_size == PRESETS["page"].train["batch_size"]
+    with pytest.raises(ValueError, match="preset: expected one of"):
+        preset_model("huge")
+
+
+def test_side_by_side_reports_each_step_once_in_order(tmp_path):
+    from lab.threephase import side_by_side_configs, train_side_by_side
+
+    data = shipped_token_data()
+    configs = side_by_side_configs("tiny", vocab_size=data.vocab_size, d_model=24, n_layers=2, d_ff=32,
+                                   max_seq_len=16)
+    events = []
+    train_side_by_side(configs, TrainConfig(steps=4, batch_size=2, eval_every=2, eval_windows=2, device="cpu"),
+                       data, root=tmp_path, progress=lambda f, m="", **p: events.append(p))
+    # one event per step (step 0 = the evaluations before training), each with only what is new
+    assert [e["step"] for e in events] == [0, 1, 2, 3, 4]
+    assert all(set(e["losses"]) == {"baseline", "3pt"} for e in events[1:])
+    assert [sorted(e["evals"]) for e in events] == [["3pt", "baseline"], [], ["3pt", "baseline"], [],
+                                                   ["3pt", "baseline"]]
+    assert [e["evals"]["3pt"]["step"] for e in events if e["evals"]] == [0, 2, 4]
+
+
+def test_list_study_runs_reads_the_shipped_runs_through_list_runs():
+    runs = list_study_runs()
+    assert len(runs) >= 9 and set(runs["source"]) == {"shipped"}
+    assert list(runs["id"]) == sorted(runs["id"])
+    assert {"baseline", "3pt-N3-L12"} <= set(runs["variant"])

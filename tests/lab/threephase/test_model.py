@@ -16,11 +16,11 @@ from lab.threephase import (
     count_parameters,
     phase_means,
     phase_rotate,
-    rope_tables,
     theta_drift,
     theta_init,
     theta_stats,
 )
+from lab.threephase.model import rope_tables
 
 
 def small(**kw) -> ModelConfig:

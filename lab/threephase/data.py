@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from lab.checks import check_int
+from lab.checks import check_fitted, check_int
 
 __all__ = ["WordTokenizer", "ByteTokenizer", "TokenData", "build_token_data", "default_token_data",
            "tokenizer_from_json", "sample_batch", "eval_windows", "save_token_data", "shipped_token_data"]
@@ -52,7 +52,30 @@ def _check_texts(name: str, texts) -> list[str]:
 
 
 class WordTokenizer:
-    """Word-level vocabulary of the most frequent pieces; ids 0 = <unk>, 1 = <eos> (document end)."""
+    """Word-level vocabulary of the most frequent pieces; ids 0 = <unk>, 1 = <eos> (document end).
+
+    Parameters
+    ----------
+    vocab_size : int, default 10000
+        Largest vocabulary, the two special ids included (at least 3).
+    lowercase : bool, default False
+        Fold case before splitting into pieces (words and single punctuation marks).
+
+    Attributes
+    ----------
+    vocab_ : list of str of shape (n_vocab,)
+        The pieces by id, most frequent first (ties alphabetical).
+    index_ : dict of str to int
+        Piece -> id.
+
+    Examples
+    --------
+    >>> tok = WordTokenizer(vocab_size=6).fit(["the cat sat", "the cat ran."])
+    >>> tok.vocab_
+    ['<unk>', '<eos>', 'cat', 'the', '.', 'ran']
+    >>> tok.encode("the dog sat.")
+    [3, 0, 0, 4]
+    """
 
     kind = "word"
     UNK, EOS = 0, 1
@@ -65,6 +88,7 @@ class WordTokenizer:
         return _PIECE.findall(text.lower() if self.lowercase else text)
 
     def fit(self, texts: Iterable[str]) -> "WordTokenizer":
+        """Count pieces over ``texts`` (sequence of str of shape (n_texts,)) and keep the most frequent."""
         texts = _check_texts("texts", texts)
         check_int("vocab_size", self.vocab_size, lo=3)
         counts = collections.Counter()
@@ -81,8 +105,7 @@ class WordTokenizer:
         return len(self.vocab_)
 
     def encode(self, text: str) -> list[int]:
-        if not hasattr(self, "index_"):
-            raise ValueError("tokenizer: call fit(texts) before encode")
+        check_fitted(self, "index_", fit_call="fit(texts)")
         get = self.index_.get
         return [get(p, self.UNK) for p in self._pieces(text)]
 
@@ -94,7 +117,21 @@ class WordTokenizer:
 
 
 class ByteTokenizer:
-    """UTF-8 bytes as ids 0..255; 256 = <eos> (document end)."""
+    """UTF-8 bytes as ids 0..255; 256 = <eos> (document end).
+
+    Parameters
+    ----------
+    None; ``fit`` takes ``texts : sequence of str of shape (n_texts,)`` only for symmetry
+    with :class:`WordTokenizer` (the vocabulary is fixed).
+
+    Examples
+    --------
+    >>> tok = ByteTokenizer().fit()
+    >>> tok.encode("hé")
+    [104, 195, 169]
+    >>> tok.decode([104, 195, 169, 256])
+    'hé'
+    """
 
     kind = "byte"
     EOS = 256
@@ -248,9 +285,9 @@ def shipped_token_data(folder: str | None = None) -> TokenData:
     from pathlib import Path
 
     from lab.files import load_arrays
-    from lab.paths import data_dir
+    from lab.paths import study_dir
 
-    base = Path(folder) if folder else data_dir() / "threephase"
+    base = Path(folder) if folder else study_dir("threephase")
     if not (base / "tokens.npz").is_file():
         raise FileNotFoundError(f"folder: no tokens.npz in {str(base)!r}; run scripts/make_threephase_data.py")
     arrays = load_arrays(base / "tokens.npz")

@@ -11,16 +11,20 @@ import pytest
 import torch
 
 from lab.runs import Run
-from lab.threephase import ModelConfig, theta_drift
-from lab.threephase_data import (
+from lab.threephase import (
     ByteTokenizer,
+    ModelConfig,
+    TrainConfig,
+    Trainer,
     WordTokenizer,
     build_token_data,
-    eval_windows,
-    sample_batch,
+    lr_at,
+    theta_drift,
     tokenizer_from_json,
+    train_language_model,
+    train_model,
 )
-from lab.threephase_trainer import TrainConfig, Trainer, lr_at, train_language_model, train_model
+from lab.threephase.data import eval_windows, sample_batch
 
 WORDS = "the cat sat on a mat while dogs ran past quiet rivers under bright stars and old trees".split()
 
@@ -154,7 +158,7 @@ def test_train_language_model_simple_api():
 
 
 def test_headless_main(tmp_path, monkeypatch, capsys):
-    from lab.threephase_train import main
+    from lab.threephase.cli import main
 
     monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path))
     corpus = tmp_path / "c.jsonl"

@@ -46,7 +46,6 @@ __all__ = [
     "theta_stats",
     "phase_means",
     "count_parameters",
-    "CONFIGS",
 ]
 
 
@@ -135,14 +134,6 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"config: unknown ModelConfig fields {sorted(unknown)}")
         return cls(**d)
-
-
-# Named configurations. "5.5M" and "123M" are the paper's; "tiny" is for tests and the page.
-CONFIGS: dict[str, dict[str, Any]] = {
-    "5.5M": dict(vocab_size=10_000, d_model=192, n_layers=4, n_heads=6, n_kv_heads=3, d_ff=512, max_seq_len=128, n_phases=3),
-    "123M": dict(vocab_size=32_000, d_model=768, n_layers=12, n_heads=12, n_kv_heads=3, d_ff=2048, max_seq_len=1024, n_phases=3),
-    "tiny": dict(vocab_size=512, d_model=48, n_layers=4, n_heads=6, n_kv_heads=3, d_ff=128, max_seq_len=64, n_phases=3),
-}
 
 
 # --------------------------------------------------------------------------- 3PT operations

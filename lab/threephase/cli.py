@@ -1,4 +1,4 @@
-"""Headless training: ``ortholab train threephase [options]`` (also ``python -m lab.threephase_train``).
+"""Headless training: ``ortholab train threephase [options]`` (also ``python -m lab.threephase.cli``).
 
 Examples::
 
@@ -7,24 +7,29 @@ Examples::
     ortholab train threephase --corpus my.jsonl --text-column body      # any text file/folder/table
     ortholab train threephase --corpus hf:roneneldan/TinyStories        # when online
     ortholab train threephase --resume data/runs/threephase/<run-id>    # continue a run
-    torchrun --nproc_per_node 8 -m lab.threephase_train --preset 123M   # multi-GPU (DDP)
+    torchrun --nproc_per_node 8 -m lab.threephase.cli --preset 123M   # multi-GPU (DDP)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import replace
 
-from lab.threephase import CONFIGS, ModelConfig, count_parameters
+from lab.command import EXIT_OK, EXIT_UNFINISHED, printing_progress, run_command
+from lab.progress import no_progress
+from lab.threephase.experiment import PRESETS
+from lab.threephase.model import ModelConfig, count_parameters
 
 __all__ = ["main", "build_parser"]
 
+PROG = "ortholab train threephase"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ortholab train threephase", description="Train the 3PT model or its RoPE-only baseline.")
-    p.add_argument("--preset", choices=sorted(CONFIGS), default="5.5M", help="model size preset (default 5.5M)")
+    p = argparse.ArgumentParser(prog=PROG, description="Train the 3PT model or its RoPE-only baseline.")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="5.5M",
+                   help="model shape preset, lab.threephase.PRESETS (default 5.5M)")
     p.add_argument("--baseline", action="store_true", help="train the RoPE-only baseline (three_phase=False)")
     p.add_argument("--n-phases", type=int, default=None, help="number of phases N (default: the preset's)")
     for name in ("d-model", "n-layers", "n-heads", "n-kv-heads", "d-ff"):
@@ -51,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_texts(args):
+def _load_texts(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     from lab.corpus import load_corpus, split_corpus
 
     kw = {"max_docs": args.max_docs} if args.max_docs and (args.corpus == "stdlib" or args.corpus.startswith("hf:")) else {}
@@ -62,29 +67,36 @@ def _load_texts(args):
     return train["text"].tolist(), val["text"].tolist()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from lab.threephase_data import build_token_data, tokenizer_from_json
-    from lab.threephase_trainer import Trainer, TrainConfig
+def _eval_line(partial: dict) -> str:
+    row = partial.get("row")
+    if row is None:
+        return ""
+    drift = ", ".join(f"{d:.3f}" for d in row["drift_l2"])
+    return (f"step {row['step']:>6}  val_loss {row['val_loss']:.4f}  val_ppl {row['val_ppl']:.2f}  "
+            f"val_bpb {row['val_bpb']:.4f}  drift [{drift}]")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from lab.runs import Run
+    from lab.threephase.data import build_token_data, tokenizer_from_json
+    from lab.threephase.training import TrainConfig, Trainer
 
     texts_train, texts_val = _load_texts(args)
     if args.resume:
-        from lab.runs import Run
-
         saved = Run.open(args.resume).config
         tok = tokenizer_from_json(saved["tokenizer"])
         data = build_token_data(texts_train, texts_val, tokenizer=tok)
         trainer = Trainer.resume(args.resume, data, steps=args.steps)
     else:
         data = build_token_data(texts_train, texts_val, kind=args.tokenizer, vocab_size=args.vocab_size)
-        preset = dict(CONFIGS[args.preset])
+        shape = dict(PRESETS[args.preset].model)
         for key in ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_ff", "n_phases"):
             val = getattr(args, key)
             if val is not None:
-                preset[key] = val
+                shape[key] = val
         if args.seq_len:
-            preset["max_seq_len"] = max(preset["max_seq_len"], args.seq_len)
-        mcfg = ModelConfig(**preset, three_phase=not args.baseline)
+            shape["max_seq_len"] = max(shape["max_seq_len"], args.seq_len)
+        mcfg = ModelConfig(**shape, three_phase=not args.baseline)
         mcfg = replace(mcfg, vocab_size=data.vocab_size,
                        rotation=False if args.no_rotation else None,
                        phase_norm=False if args.no_phase_norm else None,
@@ -93,27 +105,22 @@ def main(argv: list[str] | None = None) -> int:
                            warmup=args.warmup, eval_every=args.eval_every, seed=args.seed, device=args.device,
                            amp=args.amp, compile=args.compile)
         name = args.name or ("baseline" if args.baseline else f"3pt-N{mcfg.n_phases}")
-        try:
-            trainer = Trainer(mcfg, tcfg, data, name=name).setup()
-        except ValueError as exc:
-            print(f"ortholab train threephase: {exc}", file=sys.stderr)
-            return 2
+        trainer = Trainer(mcfg, tcfg, data, name=name).setup()
     if trainer.rank == 0:
-        print(f"run: {trainer.run_handle.path if trainer.run_handle else '-'}  params: {count_parameters(trainer.model):,}  "
-              f"data: {json.dumps(data.describe())}", flush=True)
-
-    def progress(fraction, message="", row=None, **_):
-        if row is not None and trainer.rank == 0:
-            drift = ", ".join(f"{d:.3f}" for d in row["drift_l2"])
-            print(f"step {row['step']:>6}  val_loss {row['val_loss']:.4f}  val_ppl {row['val_ppl']:.2f}  "
-                  f"val_bpb {row['val_bpb']:.4f}  drift [{drift}]", flush=True)
-
+        print(f"run: {trainer.run_handle.path if trainer.run_handle else '-'}  "
+              f"params: {count_parameters(trainer.model):,}  data: {json.dumps(data.describe())}", flush=True)
+    progress = printing_progress(PROG, row=_eval_line) if trainer.rank == 0 else no_progress
     result = trainer.run(progress=progress)
     if trainer.world > 1:
         import torch.distributed as dist
 
         dist.destroy_process_group()
-    return 0 if result.final or trainer.rank != 0 else 1
+    return EXIT_OK if result.final or trainer.rank != 0 else EXIT_UNFINISHED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ortholab train threephase``: exit codes as in :mod:`lab.command`."""
+    return run_command(PROG, build_parser(), _train, argv)
 
 
 if __name__ == "__main__":

@@ -31,16 +31,14 @@ from lab.checks import check_float, check_int
 from lab.device import pick_device
 from lab.runs import Run
 from lab.seeding import seeded_init
-from lab.threephase import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
-from lab.threephase_data import TokenData, build_token_data, eval_windows, sample_batch
+from lab.progress import Progress, ShouldStop
+from lab.threephase.data import TokenData, build_token_data, eval_windows, sample_batch
+from lab.threephase.model import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "lr_at", "train_model", "train_language_model", "STUDY"]
 
 STUDY = "threephase"
 HORN_POSITIONS = 16  # positions of the horn witness logged at every evaluation
-
-Progress = Callable[..., None]
-ShouldStop = Callable[[], bool]
 
 
 @dataclass
