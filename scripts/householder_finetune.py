@@ -20,20 +20,29 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=300)
+    from lab.householder import PRESETS
+
+    ap.add_argument("--steps", type=int, default=PRESETS["finetune"]["train"]["steps"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "householder_finetune.json"))
     a = ap.parse_args(argv)
     import torch
 
-    from lab.householder import TrainConfig, load_artifacts, make_shapes, model_directions, score_directions, train_vae
-    from lab.householder.core import swap_for_projector
-    from lab.householder.model import GeneratorConfig
+    from lab.householder import (
+        GeneratorConfig,
+        TrainConfig,
+        load_artifacts,
+        make_shapes,
+        model_directions,
+        score_directions,
+        swap_for_projector,
+        train_vae,
+    )
 
     torch.set_num_threads(a.threads)
     art = load_artifacts()
     lin, reg = art.models["linear"], art.regressor
-    held = make_shapes(3000, seed=1)
+    held = make_shapes(PRESETS["shipped"]["held_out_images"], seed=PRESETS["shipped"]["held_out_seed"])
     train = make_shapes(art.results["train_config"]["n_images"], seed=0)
     rows = []
 

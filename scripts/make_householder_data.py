@@ -22,11 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lab.householder import PRESETS
+
+    shipped = PRESETS["shipped"]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--regressor-steps", type=int, default=1000)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--n-images", type=int, default=12000)
+    p.add_argument("--steps", type=int, default=shipped["train"]["steps"])
+    p.add_argument("--regressor-steps", type=int, default=shipped["regressor_steps"])
+    p.add_argument("--seeds", type=int, nargs="+", default=list(shipped["seeds"]))
+    p.add_argument("--n-images", type=int, default=shipped["train"]["n_images"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "data" / "householder"))
     p.add_argument("--merge", nargs="+", default=None, metavar="DIR",
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lab.device import describe_device
     from lab.householder import (
+        FACTORS,
         TrainConfig,
         compare_directions,
         load_regressor,
@@ -51,14 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         summarise,
         train_regressor,
     )
-    from lab.householder.shapes import FACTORS
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     train = make_shapes(args.n_images, seed=0)
-    held = make_shapes(3000, seed=1)
+    held = make_shapes(shipped["held_out_images"], seed=shipped["held_out_seed"])
     reg_path = out / "regressor.safetensors"
     if reg_path.is_file():
         reg = load_regressor(reg_path)

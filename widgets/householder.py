@@ -1,13 +1,15 @@
 """The /householder page: discover, traverse and score a generator's latent directions.
 
-All numbers come from ``lab.householder``; this module only arranges them as figures. The
-shipped models (data/householder/) are read once per process and never modified; a model
-trained on the page replaces that kind's model for this session only.
+All numbers come from :mod:`lab.householder`; ``widgets.householder_figures`` draws them; this
+module binds parameters to figures. The shipped models (data/householder/) are read once per
+process and never modified; a model trained on the page replaces that kind's model for this
+session only.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,18 +18,30 @@ import panel as pn
 import param
 import torch
 
-from lab.householder.artifacts import Artifacts, image_grid, load_artifacts, to_uint8_image
-from lab.householder.core import layer_directions, orthogonality_error
-from lab.householder.experiment import model_directions
-from lab.householder.layers import layer_inputs, linear_layer_names
-from lab.householder.model import GeneratorConfig
-from lab.householder.scoring import decode_offset, prior_samples, purity, sensitivity_matrix, traverse
-from lab.householder.shapes import make_shapes
-from lab.householder.training import TrainConfig, train_vae
-from widgets.common import ErrorBox, as_list, device_badge, guarded, plotly_pane
-from widgets.jobs import BackgroundJob
+from lab.householder import (
+    PRESETS,
+    Artifacts,
+    GeneratorConfig,
+    decode_offset,
+    directions_of,
+    image_grid,
+    linear_layer_names,
+    load_artifacts,
+    make_shapes,
+    orthogonality_error,
+    page_train_config,
+    prior_samples,
+    purity,
+    sensitivity_matrix,
+    to_uint8_image,
+    train_vae,
+    traverse,
+)
+from widgets import householder_figures as figs
+from widgets.common import StudyView, keeps_last, plotly_pane
+from widgets.figures import empty_figure
 
-__all__ = ["HouseholderView", "create_view", "image_figure", "METHOD_MODEL", "METHOD_LABELS"]
+__all__ = ["HouseholderView", "create_view", "METHOD_MODEL", "METHOD_LABELS", "MAX_DIRECTIONS"]
 
 # Which trained model each direction method reads, and how the page names it.
 METHOD_MODEL = {"householder": "householder", "sefa": "linear", "ganspace": "linear", "random": "householder"}
@@ -38,8 +52,22 @@ METHOD_LABELS = {
     "random": "Random orthonormal directions (projector model)",
 }
 MAX_OFFSET = 4.0
+MAX_DIRECTIONS = 10  # offset sliders d1..d10; those beyond the model's rank are hidden
+OFFSETS = [f"d{i + 1}" for i in range(MAX_DIRECTIONS)]
 FIRST_LAYER = "fc"  # the generator's latent -> features layer; deeper layers come from the model itself
-FACTOR_LABELS = ["shape", "scale", "rotation", "x position", "y position", "hue"]
+SENSITIVITY = PRESETS["sensitivity"]
+
+INTRO = (
+    "## Householder latent directions\n"
+    "The generator below maps a latent code z (8 numbers) to a 32×32 image of a coloured shape. "
+    "Its first layer is either a **Householder projector** A = Q(U)·S·Q(V)ᵀ (rank 6, every nonzero "
+    "singular value exactly 1, its directions are the first columns of Q(V)) or an unconstrained "
+    "linear layer, analysed with **SeFa** or **GANSpace**. Move a direction slider to push the sample "
+    "along that direction; the grid shows every direction from −span to +span; the heatmap measures, "
+    "with a factor regressor trained on the ground truth, which factor each direction changes. "
+    "*Of layer* points the study at any linear layer of the generator by its dotted name: for a deeper "
+    "layer the directions live in that layer's input and are added to what it receives."
+)
 
 
 @functools.lru_cache(maxsize=2)
@@ -48,326 +76,272 @@ def _shipped(folder: str | None = None) -> Artifacts:
     return load_artifacts(folder)
 
 
-def _offsets_class(k: int) -> type[param.Parameterized]:
-    """A Parameterized with one offset parameter per direction (d1..dk)."""
-    params = {
-        f"d{i + 1}": param.Number(0.0, bounds=(-MAX_OFFSET, MAX_OFFSET), step=0.1,
-                                  doc=f"Offset of the sample along direction {i + 1} (prior standard deviations).")
-        for i in range(k)
-    }
-    return param.parameterized_class("DirectionOffsets", params)
+@dataclass(frozen=True)
+class DirectionSet:
+    """The directions the page shows, and where they came from."""
+
+    method: str
+    layer: str
+    dirs: torch.Tensor  # (k, d): d = latent width for the first layer, else the layer's input width
+    values: torch.Tensor  # (k,) singular values, eigenvalues, variances or NaN
+    models: dict  # the page's models they were computed from
 
 
-def image_figure(img: np.ndarray, title: str, height: int, **layout: Any) -> dict:
-    """A Plotly figure dict with one RGB image trace."""
-    return {
-        "data": [{"type": "image", "z": as_list(img), "hoverinfo": "skip"}],
-        "layout": {"title": {"text": title, "font": {"size": 14}}, "height": height,
-                   "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                   "xaxis": {"visible": False}, "yaxis": {"visible": False}, "uirevision": "keep", **layout},
-    }
+# One offset parameter per direction slot; the view shows as many as its model has directions.
+DirectionOffsets = param.parameterized_class("DirectionOffsets", {
+    name: param.Number(0.0, bounds=(-MAX_OFFSET, MAX_OFFSET), step=0.1, label=f"direction {i + 1}",
+                       doc=f"Offset of the sample along direction {i + 1} (prior standard deviations).")
+    for i, name in enumerate(OFFSETS)})
 
 
-class HouseholderView(pn.viewable.Viewer):
+class HouseholderView(StudyView, DirectionOffsets):
     """Direction sliders, a traversal grid, the sensitivity heatmap and a training panel."""
 
-    method = param.Selector(default="householder", objects=list(METHOD_MODEL),
+    intro = INTRO
+
+    method = param.Selector(default="householder", objects=list(METHOD_MODEL), label="Directions from",
                             doc="Where the directions come from: the projector's own directions, SeFa or "
                                 "GANSpace on the unconstrained model, or random orthonormal directions.")
-    seed = param.Integer(default=0, bounds=(0, 99_999), doc="Seed of the latent sample z (prior N(0, I)).")
-    span = param.Number(default=3.0, bounds=(0.5, 6.0), step=0.25,
-                        doc="The traversal grid runs from -span to +span along each direction.")
-    steps = param.Integer(default=7, bounds=(3, 11), doc="Columns of the traversal grid.")
-    layer = param.Selector(default=FIRST_LAYER, objects=[FIRST_LAYER],
+    layer = param.Selector(default=FIRST_LAYER, objects=[FIRST_LAYER], label="Of layer (dotted name)",
                            doc="Linear layer whose directions are traversed: the first one moves z itself; a "
                                "deeper one gets t·n added to what it receives (SeFa on an intermediate layer).")
-    train_layer = param.Selector(default="householder", objects=["householder", "linear"],
+    seed = param.Integer(default=0, bounds=(0, 99_999), label="z seed",
+                         doc="Seed of the latent sample z (prior N(0, I)).")
+    resample = param.Action(lambda self: self.next_seed(), label="Resample z", doc="Draw the next z.")
+    span = param.Number(default=3.0, bounds=(0.5, 6.0), step=0.25, label="Grid span ±",
+                        doc="The traversal grid runs from -span to +span along each direction.")
+    steps = param.Integer(default=7, bounds=(3, 11), label="Grid steps", doc="Columns of the traversal grid.")
+    train_layer = param.Selector(default="householder", objects=["householder", "linear"], label="First layer",
                                  doc="First layer of the generator trained on this page.")
-    train_steps = param.Integer(default=300, bounds=(20, 5000),
-                                doc="Optimiser steps for a training run started here (the shipped models' budget is in results.json).")
+    train_steps = param.Integer(default=PRESETS["page"]["train"]["steps"], bounds=(20, 5000), label="Steps",
+                                doc="Optimiser steps for a training run started here (the shipped models' "
+                                    "budget is in results.json).")
+    train = param.Action(lambda self: self.start_training(), label="Train a generator",
+                         doc="Train a generator with the chosen first layer, in the background.")
+    restore = param.Action(lambda self: self.restore_shipped(), label="Back to the shipped models",
+                           doc="Drop the models trained on this page.")
+    # Results, shown by the figures that depend on them (not controls).
+    models = param.Dict(default={}, precedence=-1, doc="First-layer kind -> the model the page shows.")
+    directions = param.ClassSelector(class_=DirectionSet, default=None, allow_None=True, precedence=-1,
+                                     doc="The directions of the current method and layer.")
+    train_log = param.List(default=[], precedence=-1, doc="(step, loss) of the run trained on the page.")
+    train_samples = param.Tuple(default=(None, None), length=2, precedence=-1,
+                                doc="(mosaic, step): the latest samples of the run trained on the page.")
 
     def __init__(self, *, artifacts: Artifacts | None = None, **params: Any) -> None:
         super().__init__(**params)
-        self.errors = ErrorBox()
+        self.job = self.add_job("training")
         self._art: Artifacts | None = None
-        self._models: dict = {}
-        self._dirs = torch.zeros(1, 1)
-        self._values = torch.zeros(1)
-        self._loss_hist: list[tuple[int, float]] = []
-        self._reverting = False
-        self.info = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.orth = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.sample_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Sample", 380), sizing_mode="fixed", width=380, height=380)
-        self.grid_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Traversal grid", 520), height=520,
-                                     sizing_mode="fixed", width=640)
-        self.sens_pane = plotly_pane({"data": [], "layout": {"height": 360}}, height=360)
-        self.loss_pane = plotly_pane(self._loss_fig(), height=260)
-        self.train_samples_pane = plotly_pane(image_figure(np.zeros((32, 32, 3), np.uint8), "Samples during training", 200), height=200)
         self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
         self.results_note = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.job = BackgroundJob(name="training")
-        self.train_button = pn.widgets.Button(label="Train a generator", color="primary", width=180)
-        self.train_button.on_click(lambda _e: self.start_training())
-        self.restore_button = pn.widgets.Button(label="Back to the shipped models", width=210)
-        self.restore_button.on_click(lambda _e: self.restore_shipped())
-        self.resample_button = pn.widgets.Button(label="Resample z", width=120)
-        self.resample_button.on_click(lambda _e: self._resample())
-        k = 6
         try:
             self._art = artifacts if artifacts is not None else _shipped()
-            self._models = dict(self._art.models)
-            k = self._models["householder"].config.rank
-            self.param.layer.objects = linear_layer_names(self._models["householder"].generator)
         except Exception as exc:  # noqa: BLE001 - the page still builds and says what is missing
             self.errors.show(exc)
-        self.offsets = _offsets_class(k)()
-        self.direction_sliders = [
-            pn.widgets.FloatSlider.from_param(self.offsets.param[f"d{i + 1}"], name=f"direction {i + 1}", width=260)
-            for i in range(k)
-        ]
-        self.offsets.param.watch(lambda _e: self._update_sample(), [f"d{i + 1}" for i in range(k)])
-        self.param.watch(self._on_direction_source, ["method", "layer"])
-        self.param.watch(lambda _e: self._update_views(sens=False), ["seed"])
-        self.param.watch(lambda _e: self._update_views(sens=False), ["span", "steps"])
-        if self._art is not None:
-            self.refresh()
-            self._fill_results()
+            return
+        self.param.layer.objects = linear_layer_names(self._art.models["householder"].generator)
+        self._fill_results()
+        self.models = dict(self._art.models)
 
-    # ------------------------------------------------------------------ state -> figures
+    # ------------------------------------------------------------------ state
     @property
     def model(self):
-        return self._models[METHOD_MODEL[self.method]]
+        """The model the current method reads."""
+        return self.models[METHOD_MODEL[self.method]]
 
     @property
     def layer_arg(self) -> str | None:
         """The ``layer=`` the lab calls get: None moves z itself (the first layer's input)."""
         return None if self.layer == FIRST_LAYER else self.layer
 
+    @property
+    def n_directions(self) -> int:
+        return 0 if self.directions is None else self.directions.dirs.shape[0]
+
+    def offsets(self) -> np.ndarray:
+        """(k,) offsets of the sample along the k directions shown."""
+        return np.array([getattr(self, name) for name in OFFSETS[: self.n_directions]], dtype=float)
+
+    def direction_labels(self) -> list[str]:
+        return [self.param[name].label for name in OFFSETS[: self.n_directions]]
+
+    @param.depends("method", "layer", "models", watch=True)
     def refresh(self) -> bool:
-        """Recompute the directions of the current method and layer and every figure; False on failure."""
-        return guarded(self.errors)(self._refresh)() is not None
+        """Recompute the directions of the current method and layer; False (and a message) on failure.
 
-    def _on_direction_source(self, event) -> None:
-        # A method/layer pair with no directions (the projector's own directions of a plain Linear
-        # layer) shows why and puts the control back, so the page keeps showing what it did. The
-        # failed refresh changed nothing; the message stays up while the control reverts.
-        if self._reverting:
-            return
-        if not self.refresh() and self._models:
-            self._reverting = True
-            try:
-                setattr(self, event.name, event.old)
-            finally:
-                self._reverting = False
-
-    def _directions_now(self) -> tuple[torch.Tensor, torch.Tensor]:
-        k = len(self.direction_sliders)
-        if self.layer_arg is None:
-            return model_directions(self.model, self.method, seed=0)
-        gen = self.model.generator
-        inputs = None
-        if self.method == "ganspace":  # PCA of what the layer really receives under the prior
-            inputs = layer_inputs(gen, self.layer, prior_samples(4096, self.model.config.latent_dim, seed=0))
-        seed = 10_000 if self.method == "random" else 0
-        with torch.no_grad():
-            return layer_directions(gen, self.layer, self.method, k, seed=seed, inputs=inputs)
-
-    def _refresh(self) -> bool:
-        if not self._models:
-            raise FileNotFoundError("no models are loaded; run `python scripts/make_householder_data.py`")
-        dirs, values = self._directions_now()
-        self._dirs, self._values = dirs.detach().float(), values.detach()
-        for i, slider in enumerate(self.direction_sliders):
-            slider.name = self._direction_label(i)
-        w = self.model.generator.get_submodule(self.layer).weight.detach()
-        err = orthogonality_error(w)
-        kind = METHOD_MODEL[self.method]
-        where = "First layer" if self.layer_arg is None else f"Layer `{self.layer}`"
-        self.orth.object = (
-            f"**{where} ({kind} model, {w.shape[0]}×{w.shape[1]}):** orthogonality error "
-            f"max|σ−1| = {err:.2e} over its nonzero singular values"
-            + (" — a true low-rank orthogonal map." if err < 1e-3 else " — unconstrained, its gains differ per direction.")
-        )
-        moved = "z" if self.layer_arg is None else f"the input of layer `{self.layer}` ({w.shape[1]} features)"
-        self.info.object = f"**Directions:** {METHOD_LABELS[self.method]}; they move {moved}."
-        self._update_views(sens=True)
+        A method/layer pair with no directions (the projector's own directions of a plain
+        Linear layer) shows why and puts the controls back where they were, so the page keeps
+        showing what it did.
+        """
+        shown = self.directions
+        if shown is not None and (shown.method, shown.layer, shown.models) == (self.method, self.layer, self.models):
+            return True  # what is shown already answers these controls
+        found = self.guard(self._compute_directions)()
+        if found is None:
+            if shown is not None:  # back to the controls that produced what is shown
+                self.method, self.layer = shown.method, shown.layer
+            return False
+        self._label_sliders(found)
+        self.directions = found
         return True
 
-    def _direction_label(self, i: int) -> str:
-        v = float(self._values[i]) if i < len(self._values) else float("nan")
-        if self.method == "householder":
-            return f"direction {i + 1} (σ = {v:.2f})"
-        if self.method == "sefa":
-            return f"direction {i + 1} (eigenvalue {v:.2f})"
-        if self.method == "ganspace":
-            return f"direction {i + 1} (variance {v:.3g})"
-        return f"direction {i + 1} (random)"
+    def _compute_directions(self) -> DirectionSet:
+        if not self.models:
+            raise FileNotFoundError("no models are loaded; run `python scripts/make_householder_data.py`")
+        k = min(self.model.config.rank, MAX_DIRECTIONS)
+        dirs, values = directions_of(self.model, self.method, self.layer_arg, k)
+        return DirectionSet(self.method, self.layer, dirs.detach().float(), values.detach(), self.models)
 
-    def _update_views(self, sens: bool) -> None:
-        def work():
-            self._update_sample()
-            self._update_grid()
-            if sens:
-                self._update_sensitivity()
+    def _label_sliders(self, found: DirectionSet) -> None:
+        k = found.dirs.shape[0]
+        for i, name in enumerate(OFFSETS):
+            self.param[name].precedence = 1 if i < k else -1
+            if i < k:
+                v = float(found.values[i])
+                self.param[name].label = {
+                    "householder": f"direction {i + 1} (σ = {v:.2f})",
+                    "sefa": f"direction {i + 1} (eigenvalue {v:.2f})",
+                    "ganspace": f"direction {i + 1} (variance {v:.3g})",
+                }.get(found.method, f"direction {i + 1} (random)")
 
-        guarded(self.errors)(work)()
+    def next_seed(self) -> None:
+        self.seed = (self.seed + 1) % 100_000
 
     def _z(self) -> torch.Tensor:
         return prior_samples(1, self.model.config.latent_dim, self.seed)  # (1, latent)
 
-    def current_offsets(self) -> np.ndarray:
-        return np.array([getattr(self.offsets, f"d{i + 1}") for i in range(len(self.direction_sliders))])
+    # ------------------------------------------------------------------ figures and texts
+    @param.depends("directions", "seed", *OFFSETS)
+    @keeps_last
+    def sample_figure(self) -> dict:
+        if self.directions is None:
+            return empty_figure("Sample", "no model loaded", height=380)
+        off = self.offsets()
+        img = decode_offset(self.model.generator, self.directions.dirs, off, z=self._z(), layer=self.layer_arg)
+        return figs.sample_figure(to_uint8_image(img), off.tolist())
 
-    def _update_sample(self) -> None:
-        def work():
-            off = self.current_offsets()[: self._dirs.shape[0]]
-            img = decode_offset(self.model.generator, self._dirs, off, z=self._z(), layer=self.layer_arg)
-            moved = ", ".join(f"{o:+.1f}·n{i + 1}" for i, o in enumerate(off.tolist()) if o != 0) or "no offset"
-            self.sample_pane.object = image_figure(to_uint8_image(img), f"Sample z + ({moved})", 380)
-
-        guarded(self.errors)(work)()
-
-    def _update_grid(self) -> None:
-        imgs = traverse(self.model.generator, self._dirs, z=self._z(), span=self.span, steps=self.steps,
+    @param.depends("directions", "seed", "span", "steps")
+    @keeps_last
+    def grid_figure(self) -> dict:
+        if self.directions is None:
+            return empty_figure("Traversal grid", "no model loaded", height=520)
+        imgs = traverse(self.model.generator, self.directions.dirs, z=self._z(), span=self.span, steps=self.steps,
                         layer=self.layer_arg)[0]  # (k, steps, 3, H, W)
-        mosaic = image_grid(imgs)
         k, s, _, h, w = imgs.shape
-        t = np.linspace(-self.span, self.span, s)
         where = "z + t·n_i" if self.layer_arg is None else f"z with t·n_i added at layer {self.layer}"
-        fig = image_figure(mosaic, f"Traversal grid: row i decodes {where} ({METHOD_LABELS[self.method].split(':')[0]})",
-                           100 + 70 * k)
-        fig["layout"]["yaxis"] = {"visible": True, "tickmode": "array", "tickvals": [i * (h + 2) + h / 2 for i in range(k)],
-                                  "ticktext": [self._direction_label(i) for i in range(k)], "showgrid": False}
-        fig["layout"]["xaxis"] = {"visible": True, "tickmode": "array", "tickvals": [j * (w + 2) + w / 2 for j in range(s)],
-                                  "ticktext": [f"t = {v:+.1f}" for v in t], "showgrid": False, "side": "top"}
-        fig["layout"]["margin"] = {"l": 170, "r": 10, "t": 70, "b": 10}
-        self.grid_pane.object = fig
+        return figs.grid_figure(image_grid(imgs), rows=k, cols=s, tile=(h, w), span=self.span,
+                                row_labels=self.direction_labels(), where=where,
+                                method=METHOD_LABELS[self.method].split(":")[0])
 
-    def _update_sensitivity(self) -> None:
-        S = sensitivity_matrix(self.model.generator, self._art.regressor, self._dirs, n_samples=16,
-                               span=2.0, steps=7, seed=self.seed, layer=self.layer_arg)
-        p = purity(S)
-        ylabels = [f"n{i + 1} (purity {p[i]:.2f})" for i in range(S.shape[0])]
+    @param.depends("directions")
+    @keeps_last
+    def sensitivity_figure(self) -> dict:
+        if self.directions is None:
+            return empty_figure("Which factor moves along each direction", "no model loaded", height=360)
+        S = sensitivity_matrix(self.model.generator, self._art.regressor, self.directions.dirs, seed=self.seed,
+                               layer=self.layer_arg, **SENSITIVITY)
         self.sensitivity_ = S
-        self.sens_pane.object = {
-            "data": [{"type": "heatmap", "z": as_list(S), "x": FACTOR_LABELS, "y": ylabels, "colorscale": "Viridis",
-                      "zmin": 0, "zmax": max(0.5, float(S.max())), "texttemplate": "%{z:.2f}",
-                      "colorbar": {"title": {"text": "change"}},
-                      "hovertemplate": "%{y}<br>%{x}: %{z:.3f}<extra></extra>"}],
-            "layout": {"title": {"text": "Which factor moves along each direction<br><sub>range of the regressor's "
-                                          "prediction over t ∈ [−2, 2], mean of 16 samples</sub>",
-                                 "font": {"size": 14}},
-                       "height": 360, "margin": {"l": 120, "r": 10, "t": 50, "b": 40},
-                       "yaxis": {"autorange": "reversed"}, "xaxis": {"title": {"text": "ground-truth factor"}},
-                       "uirevision": "keep"},
-        }
+        return figs.sensitivity_figure(S, purity(S), n_samples=SENSITIVITY["n_samples"], span=SENSITIVITY["span"])
+
+    @param.depends("directions")
+    def orth_text(self) -> str:
+        if self.directions is None:
+            return ""
+        w = self.model.generator.get_submodule(self.layer).weight.detach()
+        err = orthogonality_error(w)
+        where = "First layer" if self.layer_arg is None else f"Layer `{self.layer}`"
+        verdict = (" — a true low-rank orthogonal map." if err < 1e-3
+                   else " — unconstrained, its gains differ per direction.")
+        return (f"**{where} ({METHOD_MODEL[self.method]} model, {w.shape[0]}×{w.shape[1]}):** orthogonality "
+                f"error max|σ−1| = {err:.2e} over its nonzero singular values{verdict}")
+
+    @param.depends("directions")
+    def info_text(self) -> str:
+        if self.directions is None:
+            return ""
+        n_in = self.model.generator.get_submodule(self.layer).weight.shape[1]
+        moved = "z" if self.layer_arg is None else f"the input of layer `{self.layer}` ({n_in} features)"
+        return f"**Directions:** {METHOD_LABELS[self.method]}; they move {moved}."
+
+    @param.depends("train_log")
+    @keeps_last
+    def loss_figure(self) -> dict:
+        steps, losses = zip(*self.train_log) if self.train_log else ((), ())
+        return figs.loss_figure(steps, losses)
+
+    @param.depends("train_samples")
+    @keeps_last
+    def train_samples_figure(self) -> dict:
+        return figs.samples_figure(*self.train_samples)
 
     def _fill_results(self) -> None:
-        rows = self._art.results.get("summary", [])
-        if not rows:
+        res = self._art.results
+        if not res.get("summary"):
             return
-        cfg = self._art.results.get("train_config", {})
-        self.results_note.object = (f"Budget per model: {cfg.get('steps', '?')} steps of {cfg.get('batch_size', '?')} images, "
-                                    f"seeds {self._art.results.get('seeds', '?')}, measured on {self._art.results.get('device', '?')}; "
-                                    f"factor regressor held-out: " + ", ".join(
-                                        f"{k} {v:.2f}" for k, v in self._art.results.get("regressor_heldout", {}).items()) + ".")
-        df = pd.DataFrame(rows)
-        out = pd.DataFrame({"model": df["model"], "directions": df["method"]})
-        for m in ("mig", "sap", "purity", "path_length"):
-            if f"{m}_mean" in df:
-                out[m] = [f"{a:.3g}±{b:.2g}" for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"].fillna(0.0))]
-        self.results_table.object = out
-
-    def _resample(self) -> None:
-        self.seed = (self.seed + 1) % 100_000
+        cfg = res.get("train_config", {})
+        held = ", ".join(f"{k} {v:.2f}" for k, v in res.get("regressor_heldout", {}).items())
+        self.results_note.object = (f"Budget per model: {cfg.get('steps', '?')} steps of "
+                                    f"{cfg.get('batch_size', '?')} images, seeds {res.get('seeds', '?')}, measured "
+                                    f"on {res.get('device', '?')}; factor regressor held-out: {held}.")
+        self.results_table.object = figs.results_table(res["summary"])
 
     # ------------------------------------------------------------------ training
-    @staticmethod
-    def _loss_fig(steps=(), losses=()) -> dict:
-        return {
-            "data": [{"type": "scatter", "mode": "lines+markers", "x": as_list(np.asarray(steps)),
-                      "y": as_list(np.asarray(losses)), "name": "loss"}],
-            "layout": {"title": {"text": "Training loss (negative ELBO per image)", "font": {"size": 14}}, "height": 260,
-                       "margin": {"l": 60, "r": 10, "t": 40, "b": 40},
-                       "xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": "loss"}}, "uirevision": "keep"},
-        }
-
-    def training_config(self) -> TrainConfig:
-        base = self._models["householder"].config if self._models else GeneratorConfig()
-        gen = GeneratorConfig(**{**base.to_dict(), "first_layer": self.train_layer})
-        return TrainConfig(generator=gen, steps=self.train_steps, n_images=4000, log_every=10, sample_every=50,
-                           checkpoint_every=max(100, self.train_steps // 4))
-
     def start_training(self) -> bool:
         """Start training a generator in the background; False if one is already running."""
-        cfg = self.training_config()
-        self._loss_hist = []
-        self.loss_pane.object = self._loss_fig()
+        if self.job.running or self.closed:
+            return False
+        base = self.models["householder"].config if self.models else GeneratorConfig()
+        cfg = self.guard(page_train_config)(base, self.train_layer, self.train_steps)
+        if cfg is None:
+            return False
+        self.train_log, self.train_samples = [], (None, None)
 
         def work(progress, should_stop):
-            history: list[tuple[int, float]] = []
-
-            def relay(fraction, message="", **partial):
-                # The job hands over only the latest partial; carry the whole loss curve.
-                if "step" in partial and "loss" in partial:
-                    history.append((int(partial["step"]), float(partial["loss"])))
-                progress(fraction, message, history=list(history), **partial)
-
             data = make_shapes(cfg.n_images, seed=cfg.data_seed)
-            return train_vae(cfg, data=data, progress=relay, should_stop=should_stop)
+            return train_vae(cfg, data=data, progress=progress, should_stop=should_stop)
 
-        return self.job.start(work, on_partial=self._on_partial, on_done=self._on_trained)
+        return self.job.start(work, on_partial=self._on_event, on_done=self._on_trained)
 
-    def _on_partial(self, partial: dict) -> None:
-        if partial.get("history"):
-            self._loss_hist = list(partial["history"])
-            steps, losses = zip(*self._loss_hist)
-            self.loss_pane.object = self._loss_fig(steps, losses)
-        if "samples" in partial:
-            imgs = np.asarray(partial["samples"])[None]  # (1, n, 3, H, W)
-            self.train_samples_pane.object = image_figure(image_grid(imgs), f"Samples at step {partial.get('step', '?')}", 200)
+    def _on_event(self, event: dict) -> None:
+        """One logged step of the page's training run (events arrive in order)."""
+        if "step" in event and "loss" in event:
+            self.train_log = [*self.train_log, (int(event["step"]), float(event["loss"]))]
+        if "samples" in event:
+            imgs = np.asarray(event["samples"])[None]  # (1, n, 3, H, W)
+            self.train_samples = (image_grid(imgs), event.get("step"))
 
     def _on_trained(self, result) -> None:
         kind = result.model.config.first_layer
-        self._models[kind] = result.model.eval().requires_grad_(False)
         where = f" Run saved in `{result.run.path}`." if result.run is not None else ""
-        self.job.status.object = (f"training: {'stopped' if result.stopped else 'finished'} after {result.step} steps; "
-                                  f"the **{kind}** model on this page is now the one trained here.{where}")
-        self.refresh()
+        self.job.status.object = (f"training: {'stopped' if result.stopped else 'finished'} after {result.step} "
+                                  f"steps; the **{kind}** model on this page is now the one trained here.{where}")
+        self.models = {**self.models, kind: result.model.eval().requires_grad_(False)}
 
     def restore_shipped(self) -> None:
         if self._art is not None:
-            self._models = dict(self._art.models)
-            self.refresh()
+            self.models = dict(self._art.models)
 
     # ------------------------------------------------------------------ layout
-    def __panel__(self):
-        intro = pn.pane.Markdown(
-            "## Householder latent directions\n"
-            "The generator below maps a latent code z (8 numbers) to a 32×32 image of a coloured shape. "
-            "Its first layer is either a **Householder projector** A = Q(U)·S·Q(V)ᵀ (rank 6, every nonzero "
-            "singular value exactly 1, its directions are the first columns of Q(V)) or an unconstrained "
-            "linear layer, analysed with **SeFa** or **GANSpace**. Move a direction slider to push the sample "
-            "along that direction; the grid shows every direction from −span to +span; the heatmap measures, "
-            "with a factor regressor trained on the ground truth, which factor each direction changes. "
-            "*Of layer* points the study at any linear layer of the generator by its dotted name: for a deeper "
-            "layer the directions live in that layer's input and are added to what it receives.",
-            sizing_mode="stretch_width",
-        )
+    def body(self) -> pn.viewable.Viewable:
+        throttled = {"type": pn.widgets.FloatSlider, "throttled": True}
         controls = pn.Column(
             pn.pane.Markdown("#### Directions"),
-            pn.widgets.Select.from_param(self.param.method, name="Directions from", width=260),
-            pn.widgets.Select.from_param(self.param.layer, name="Of layer (dotted name)", width=260),
-            *self.direction_sliders,
+            pn.Param(self.param, parameters=["method", "layer", *OFFSETS], show_name=False, width=270,
+                     widgets={"method": {"type": pn.widgets.Select}, "layer": {"type": pn.widgets.Select},
+                              **{name: {"type": pn.widgets.FloatSlider} for name in OFFSETS}}),
             pn.pane.Markdown("#### Sample and grid"),
-            pn.Row(pn.widgets.IntInput.from_param(self.param.seed, name="z seed", width=120), self.resample_button),
-            pn.Param(self.param, parameters=["span", "steps"], show_name=False, width=270,
-                     widgets={"span": {"type": pn.widgets.FloatSlider, "throttled": True, "name": "Grid span ±"},
-                              "steps": {"type": pn.widgets.IntSlider, "throttled": True, "name": "Grid steps"}}),
+            pn.Param(self.param, parameters=["seed", "resample", "span", "steps"], show_name=False, width=270,
+                     widgets={"seed": {"type": pn.widgets.IntInput}, "span": throttled,
+                              "steps": {"type": pn.widgets.IntSlider, "throttled": True}}),
             width=290,
         )
-        top = pn.Row(controls, pn.Column(self.sample_pane, self.info, self.orth, width=400),
-                     pn.Column(self.sens_pane, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        top = pn.Row(
+            controls,
+            pn.Column(plotly_pane(self.sample_figure, sizing_mode="fixed", width=380, height=380),
+                      pn.pane.Markdown(self.info_text, sizing_mode="stretch_width"),
+                      pn.pane.Markdown(self.orth_text, sizing_mode="stretch_width"), width=400),
+            pn.Column(plotly_pane(self.sensitivity_figure, height=360), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
         results = pn.Column(
             pn.pane.Markdown(
                 "#### Shipped comparison (held-out shapes; mean ± std over seeds)\n"
@@ -376,19 +350,25 @@ class HouseholderView(pn.viewable.Viewer):
                 "the regressor's features per unit step (lower = smoother). `scripts/make_householder_data.py` "
                 "produced these numbers."),
             self.results_table, self.results_note, sizing_mode="stretch_width")
-        middle = pn.Row(pn.Column(self.grid_pane, width=650), results, sizing_mode="stretch_width")
+        middle = pn.Row(pn.Column(plotly_pane(self.grid_figure, height=520, sizing_mode="fixed", width=640),
+                                  width=650), results, sizing_mode="stretch_width")
         training = pn.Column(
-            pn.pane.Markdown("#### Train a generator here\nRuns in the background on 4,000 shapes; the loss and "
-                             "samples stream in; Stop keeps what was learnt so far. The trained model replaces that "
-                             "kind's model for this page only."),
-            pn.Row(pn.widgets.Select.from_param(self.param.train_layer, name="First layer", width=160),
-                   pn.widgets.IntInput.from_param(self.param.train_steps, name="Steps", width=120),
-                   self.train_button, self.restore_button),
+            pn.pane.Markdown("#### Train a generator here\nRuns in the background on "
+                             f"{PRESETS['page']['train']['n_images']:,} shapes; the loss and samples stream in; "
+                             "Stop keeps what was learnt so far. The trained model replaces that kind's model "
+                             "for this page only."),
+            pn.Param(self.param, parameters=["train_layer", "train_steps", "train", "restore"], show_name=False,
+                     default_layout=pn.Row,
+                     widgets={"train_layer": {"type": pn.widgets.Select, "width": 160},
+                              "train_steps": {"type": pn.widgets.IntInput, "width": 120},
+                              "train": {"type": pn.widgets.Button, "color": "primary", "width": 180},
+                              "restore": {"type": pn.widgets.Button, "width": 210}}),
             self.job,
-            pn.Row(self.loss_pane, self.train_samples_pane, sizing_mode="stretch_width"),
+            pn.Row(plotly_pane(self.loss_figure, height=260), plotly_pane(self.train_samples_figure, height=200),
+                   sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
-        return pn.Column(intro, device_badge(), self.errors, top, middle, training, sizing_mode="stretch_width")
+        return pn.Column(top, middle, training, sizing_mode="stretch_width")
 
 
 def create_view(**params: Any) -> HouseholderView:

@@ -212,7 +212,7 @@ class ThreePhaseView(StudyView):
         phasor_controls = pn.Column(
             pn.Param(self.param, parameters=["theta", "n_phases"], show_name=False, width=300,
                      widgets={"theta": {"type": pn.widgets.FloatSlider, "width": 280},
-                              "n_phases": {"type": pn.widgets.RadioButtonGroup, "button_type": "default"}}),
+                              "n_phases": {"type": pn.widgets.RadioButtonGroup}}),
             pn.pane.Markdown("Each coloured arrow is the same (even, odd) pair inside one phase stripe after the "
                              "rotation. Moving θ turns all of them together; the offsets 2π/N keep them evenly "
                              "spread.", width=280),
@@ -221,7 +221,7 @@ class ThreePhaseView(StudyView):
         train_controls = pn.Param(
             self.param, parameters=["steps", "n_layers", "lr", "eval_every", "train"], show_name=False, width=300,
             widgets={"lr": {"type": pn.widgets.FloatSlider, "format": "0.0000"},
-                     "train": {"type": pn.widgets.Button, "button_type": "primary"}})
+                     "train": {"type": pn.widgets.Button, "color": "primary"}})
         run_controls = pn.Param(
             self.param, parameters=["run_id", "frame"], show_name=False, default_layout=pn.Row,
             widgets={"run_id": {"type": pn.widgets.Select, "width": 480},

@@ -11,17 +11,12 @@ import torch
 
 from lab.householder.model import FactorRegressor
 from lab.householder.training import load_regressor, load_vae
-from lab.paths import data_dir
+from lab.paths import study_dir
 
-__all__ = ["artifact_dir", "Artifacts", "load_artifacts", "image_grid", "to_uint8_image"]
+__all__ = ["Artifacts", "load_artifacts", "image_grid", "to_uint8_image"]
 
 FILES = {"householder": "vae_householder.safetensors", "linear": "vae_linear.safetensors",
          "regressor": "regressor.safetensors", "results": "results.json"}
-
-
-def artifact_dir() -> Path:
-    """data/householder (follows ORTHOLAB_DATA)."""
-    return data_dir() / "householder"
 
 
 @dataclass
@@ -33,7 +28,7 @@ class Artifacts:
 
 def load_artifacts(folder: str | Path | None = None) -> Artifacts:
     """Load the shipped models, regressor and results (FileNotFoundError names what is missing)."""
-    folder = Path(folder) if folder is not None else artifact_dir()
+    folder = Path(folder) if folder is not None else study_dir("householder")
     missing = [name for name in FILES.values() if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"folder: {str(folder)!r} lacks {missing}; run `python scripts/make_householder_data.py`")

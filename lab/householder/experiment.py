@@ -1,9 +1,11 @@
-"""The default experiment: Householder vs SeFa vs GANSpace vs random directions, over seeds.
+"""The study's experiments as plain functions, and its one table of presets.
 
+The default experiment: Householder vs SeFa vs GANSpace vs random directions, over seeds.
 For each seed, two VAEs are trained on the same shapes set with the same budget: one whose
 generator's first layer is a HouseholderProjector, one with an unconstrained nn.Linear.
 Directions are then taken from each (the projector's own, SeFa and GANSpace of the linear
-layer, random orthonormal for both) and scored by :func:`score_directions`.
+layer, random orthonormal for both) and scored by :func:`score_directions`. Every setting an
+experiment, the page or a script uses by default is a named entry of :data:`PRESETS`.
 """
 
 from __future__ import annotations
@@ -11,25 +13,44 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
-from lab.householder.core import ganspace_directions, random_directions, sefa_directions
-from lab.householder.model import FactorRegressor, ShapesVAE
-from lab.householder.scoring import DirectionScores, score_directions
+from lab.householder.core import ganspace_directions, layer_directions, random_directions, sefa_directions
+from lab.householder.layers import layer_inputs
+from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
+from lab.householder.scoring import DirectionScores, prior_samples, score_directions
 from lab.householder.shapes import ShapesData
 from lab.householder.training import TrainConfig, train_vae
+from lab.progress import Progress, ShouldStop, resolve
 
-__all__ = ["model_directions", "MODEL_METHODS", "ComparisonResult", "compare_directions", "summarise"]
+__all__ = ["PRESETS", "model_directions", "directions_of", "page_train_config", "MODEL_METHODS", "ComparisonResult",
+           "compare_directions", "summarise"]
 
 # Which direction methods apply to which first-layer kind.
 MODEL_METHODS = {"householder": ("householder", "random"), "linear": ("sefa", "ganspace", "random")}
 
+PRESETS: dict[str, dict] = {
+    # The shipped comparison (scripts/make_householder_data.py) and `ortholab train householder`.
+    "shipped": {"train": {"steps": 1500, "n_images": 12000}, "regressor_steps": 1000, "seeds": (0, 1, 2),
+                "held_out_images": 3000, "held_out_seed": 1},
+    # A generator trained on the page: small data, frequent logs and samples, a checkpoint
+    # every quarter of the run (at least every 100 steps).
+    "page": {"train": {"steps": 300, "n_images": 4000, "log_every": 10, "sample_every": 50}},
+    # Fine-tuning a swapped-in projector (scripts/householder_finetune.py).
+    "finetune": {"train": {"steps": 300}},
+    # How directions are found and scored everywhere: GANSpace's PCA sample, the random
+    # directions' seed offset (so they differ from any model seed), and the page's
+    # direction x factor sensitivity.
+    "directions": {"ganspace_samples": 4096, "random_seed_offset": 10_000},
+    "sensitivity": {"n_samples": 16, "span": 2.0, "steps": 7},
+}
 
-def model_directions(vae: ShapesVAE, method: str, k: int | None = None, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+
+def model_directions(vae: ShapesVAE, method: str, k: int | None = None, *,
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """((k, latent) directions, (k,) values) of a trained VAE's first layer by ``method``.
 
     Values: 1 for the projector's directions (its singular values), eigenvalues for SeFa,
@@ -48,11 +69,42 @@ def model_directions(vae: ShapesVAE, method: str, k: int | None = None, *, seed:
         if method == "sefa":
             return sefa_directions(fc.weight, k, return_values=True)
         if method == "ganspace":
-            return ganspace_directions(fc, k, n_samples=4096, seed=seed, return_values=True)
+            n = PRESETS["directions"]["ganspace_samples"]
+            return ganspace_directions(fc, k, n_samples=n, seed=seed, return_values=True)
         if method == "random":
-            dirs = random_directions(cfg.latent_dim, k, seed=10_000 + seed)
+            dirs = random_directions(cfg.latent_dim, k, seed=PRESETS["directions"]["random_seed_offset"] + seed)
             return dirs, torch.full((k,), float("nan"))
     raise ValueError(f"method: expected one of ('householder', 'sefa', 'ganspace', 'random'), got {method!r}")
+
+
+def directions_of(vae: ShapesVAE, method: str, layer: str | None = None, k: int | None = None, *,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """((k, d) directions, (k,) values) of ``method`` at any linear ``layer`` of the generator.
+
+    ``layer=None`` is the first layer (the directions move z; see :func:`model_directions`).
+    For a deeper layer the directions live in that layer's input: GANSpace runs PCA on what the
+    layer really receives under the prior.
+    """
+    if layer is None:
+        return model_directions(vae, method, k, seed=seed)
+    k = vae.config.rank if k is None else k
+    gen = vae.generator
+    inputs = None
+    if method == "ganspace":
+        n = PRESETS["directions"]["ganspace_samples"]
+        inputs = layer_inputs(gen, layer, prior_samples(n, vae.config.latent_dim, seed=seed))
+    layer_seed = PRESETS["directions"]["random_seed_offset"] + seed if method == "random" else seed
+    with torch.no_grad():
+        return layer_directions(gen, layer, method, k, seed=layer_seed, inputs=inputs)
+
+
+def page_train_config(generator: GeneratorConfig, first_layer: str, steps: int | None = None) -> TrainConfig:
+    """The "page" preset's training config for a generator like ``generator`` with ``first_layer``."""
+    train = dict(PRESETS["page"]["train"])
+    if steps is not None:
+        train["steps"] = steps
+    gen = GeneratorConfig(**{**generator.to_dict(), "first_layer": first_layer})
+    return TrainConfig(generator=gen, checkpoint_every=max(100, train["steps"] // 4), **train).validate()
 
 
 @dataclass
@@ -65,13 +117,12 @@ class ComparisonResult:
 def compare_directions(data: ShapesData, regressor: FactorRegressor, *, seeds=(0, 1, 2),
                        config: TrainConfig | None = None, eval_data: ShapesData | None = None,
                        root: str | Path | None = None, save_runs: bool = False,
-                       progress: Callable | None = None, should_stop: Callable[[], bool] | None = None,
+                       progress: Progress | None = None, should_stop: ShouldStop | None = None,
                        score_kwargs: dict | None = None) -> ComparisonResult:
     """Train both layer kinds for every seed and score every applicable direction method."""
     config = config or TrainConfig()
     eval_data = eval_data or data
-    progress = progress or (lambda *a, **k: None)
-    should_stop = should_stop or (lambda: False)
+    progress, should_stop = resolve(progress, should_stop)
     rows, sens, models = [], {}, {}
     jobs = [(s, kind) for s in seeds for kind in ("householder", "linear")]
     for j, (seed, kind) in enumerate(jobs):

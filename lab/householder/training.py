@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from lab.checks import check_float, check_int
 from lab.device import pick_device
 from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
 from lab.householder.shapes import ShapesData, make_shapes, normalise_factors
+from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run, atomic_save_tensors
 from lab.seeding import seeded_init
 
@@ -27,12 +28,6 @@ __all__ = ["TrainConfig", "TrainResult", "train_vae", "train_regressor", "save_v
            "save_regressor", "load_regressor", "regressor_accuracy", "STUDY"]
 
 STUDY = "householder"
-Progress = Callable[..., None]
-
-
-def _noop(*_a: Any, **_k: Any) -> None:
-    return None
-
 
 @dataclass
 class TrainConfig:
@@ -85,7 +80,7 @@ def _batch_indices(n: int, batch: int, seed: int, step: int) -> torch.Tensor:
 
 def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run | None = None,
               root: str | Path | None = None, save_run: bool = True, device=None,
-              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+              progress: Progress | None = None, should_stop: ShouldStop | None = None,
               n_samples: int = 8, init_model: ShapesVAE | None = None) -> TrainResult:
     """Train a :class:`ShapesVAE`; resume from ``run``'s checkpoint when it has one.
 
@@ -96,8 +91,7 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
     its config must equal ``config.generator``.
     """
     config = config.validate()
-    progress = progress or _noop
-    should_stop = should_stop or (lambda: False)
+    progress, should_stop = resolve(progress, should_stop)
     dev = pick_device(device)
     data = data if data is not None else make_shapes(config.n_images, seed=config.data_seed)
     images = data.images.to(dev)
@@ -171,12 +165,11 @@ def _orth_error(model: ShapesVAE) -> float:
 
 def train_regressor(data: ShapesData, *, steps: int = 1500, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
                     device=None, progress: Progress | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> FactorRegressor:
+                    should_stop: ShouldStop | None = None) -> FactorRegressor:
     """Fit a :class:`FactorRegressor` on (images, factors): MSE on normalised continuous
     factors plus cross-entropy on the shape."""
     steps = check_int("steps", steps, lo=1)
-    progress = progress or _noop
-    should_stop = should_stop or (lambda: False)
+    progress, should_stop = resolve(progress, should_stop)
     dev = pick_device(device)
     with seeded_init(seed):
         reg = FactorRegressor()

@@ -188,7 +188,7 @@ def test_train_vae_logs_stops_and_resumes_exactly(tmp_path):
 def test_compare_directions_and_cli_end_to_end(tmp_path):
     from lab.householder.artifacts import image_grid, to_uint8_image
     from lab.householder.experiment import compare_directions, model_directions, summarise
-    from lab.householder_train import main
+    from lab.householder.cli import main
 
     torch.set_num_threads(1)
     data = make_shapes(64, seed=0)

@@ -1,0 +1,72 @@
+"""The Householder figures as data: built from the shipped models' real outputs."""
+
+import numpy as np
+import pytest
+import torch
+
+from lab.householder import (
+    image_grid,
+    load_artifacts,
+    model_directions,
+    prior_samples,
+    purity,
+    sensitivity_matrix,
+    to_uint8_image,
+    traverse,
+)
+from widgets import householder_figures as figs
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_artifacts()
+
+
+def test_grid_figure_ticks_sit_on_the_tiles(shipped):
+    model = shipped.models["householder"]
+    dirs, _ = model_directions(model, "householder")
+    imgs = traverse(model.generator, dirs, z=prior_samples(1, model.config.latent_dim, 0), span=2.0, steps=5)[0]
+    k, s, _, h, w = imgs.shape
+    mosaic = image_grid(imgs)
+    fig = figs.grid_figure(mosaic, rows=k, cols=s, tile=(h, w), span=2.0, row_labels=[f"n{i}" for i in range(k)],
+                           where="z + t·n_i", method="Householder")
+    assert np.asarray(fig["data"][0]["z"]).shape == mosaic.shape
+    assert fig["layout"]["xaxis"]["ticktext"] == ["t = -2.0", "t = -1.0", "t = +0.0", "t = +1.0", "t = +2.0"]
+    centres = fig["layout"]["yaxis"]["tickvals"]
+    assert len(centres) == k and centres[1] - centres[0] == h + 2
+    # a tick centre falls inside its tile, never in the white gap between tiles
+    assert all(int(c) % (h + 2) < h for c in centres)
+
+
+def test_sensitivity_figure_reports_the_matrix_and_purity(shipped):
+    model = shipped.models["linear"]
+    dirs, _ = model_directions(model, "sefa")
+    S = sensitivity_matrix(model.generator, shipped.regressor, dirs, n_samples=2, span=2.0, steps=3, seed=0)
+    fig = figs.sensitivity_figure(S, purity(S), n_samples=2, span=2.0)
+    trace = fig["data"][0]
+    np.testing.assert_allclose(trace["z"], S)
+    assert trace["x"] == figs.FACTOR_LABELS
+    assert trace["y"][0] == f"n1 (purity {purity(S)[0]:.2f})"
+    assert "mean of 2 samples" in fig["layout"]["title"]["text"]
+
+
+def test_sample_figure_titles_the_offsets():
+    img = to_uint8_image(torch.rand(3, 8, 8))
+    assert figs.sample_figure(img, [0.0, 1.5, -2.0])["layout"]["title"]["text"] == "Sample z + (+1.5·n2, -2.0·n3)"
+    assert figs.sample_figure(img, [0.0])["layout"]["title"]["text"] == "Sample z + (no offset)"
+
+
+def test_training_figures_start_empty_and_follow_the_log():
+    assert figs.loss_figure((), ())["data"] == [] and figs.samples_figure(None, None)["data"] == []
+    fig = figs.loss_figure((10, 20), (5.0, 4.0))
+    assert fig["data"][0]["x"] == [10, 20] and fig["data"][0]["y"] == [5.0, 4.0]
+    mosaic = np.zeros((8, 20, 3), np.uint8)
+    assert figs.samples_figure(mosaic, 50)["layout"]["title"]["text"] == "Samples at step 50"
+
+
+def test_results_table_formats_mean_and_spread(shipped):
+    table = figs.results_table(shipped.results["summary"])
+    first = shipped.results["summary"][0]
+    assert list(table.columns[:2]) == ["model", "directions"]
+    assert table["mig"].iloc[0] == f"{first['mig_mean']:.3g}±{first['mig_std']:.2g}"
+    assert figs.results_table([]).empty
