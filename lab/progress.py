@@ -49,7 +49,8 @@ def scaled(progress: Progress | None, lo: float, hi: float, **tag: Any) -> Progr
     """A callback for a sub-task whose fraction 0..1 lands on ``lo..hi`` of the caller's range.
 
     ``tag`` fields are added to every event the sub-task reports (for example ``stage="curve"``),
-    so the listener can tell the events of several sub-tasks apart.
+    so the listener can tell the events of several sub-tasks apart; a field the sub-task
+    reports itself wins over a tag of the same name.
     """
     if not 0.0 <= lo <= hi <= 1.0:
         raise ValueError(f"lo, hi: expected 0 <= lo <= hi <= 1, got {lo!r}, {hi!r}")
@@ -57,6 +58,6 @@ def scaled(progress: Progress | None, lo: float, hi: float, **tag: Any) -> Progr
 
     def sub(fraction: float, message: str = "", **partial: Any) -> None:
         f = min(1.0, max(0.0, float(fraction)))
-        target(lo + (hi - lo) * f, message, **tag, **partial)
+        target(lo + (hi - lo) * f, message, **{**tag, **partial})
 
     return sub

@@ -18,8 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 import pandas as pd
 import torch
 
-from lab.alignment.experiment import anchor_curve, compare_maps, run_alignment
-from lab.alignment.sources import load_shipped
+from lab.alignment import anchor_curve, compare_maps, load_shipped, run_alignment
 
 
 def _agg(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:

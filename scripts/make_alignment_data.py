@@ -25,10 +25,10 @@ from lab.runs import atomic_write_bytes, atomic_write_json
 
 
 def build_toyclip(out: Path, steps: int | None, smoke: bool) -> None:
-    from lab.alignment.pipeline import SMOKE_PAIR, PairConfig, save_toy_npz, train_pair
+    from lab.alignment import PRESETS, save_toy_npz, train_pair
     from lab.runs import Run
 
-    cfg = SMOKE_PAIR if smoke else PairConfig()
+    cfg = PRESETS["smoke-pair" if smoke else "shipped-pair"]
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
     run = Run.create("alignment", {"pair": dataclasses.asdict(cfg)}, name="shipped-toyclip")

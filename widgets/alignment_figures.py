@@ -7,27 +7,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from widgets.common import STUDY_COLORS, as_list
+from widgets.figures import ROLE_COLORS, as_list, empty_figure, layout
 
-__all__ = ["scatter_figure", "metrics_figure", "curve_figure", "spectrum_figure", "compare_figure", "loss_figure",
-           "empty_figure"]
+__all__ = ["scatter_figure", "metrics_figure", "curve_figure", "spectrum_figure", "compare_figure", "loss_figure"]
 
-_FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
-_MAP_COLORS = {"orthogonal": STUDY_COLORS["after"], "linear": STUDY_COLORS["accent"], "mlp": "#ff7f0e"}
-
-
-def _layout(title: str, **kw: Any) -> dict[str, Any]:
-    base = {"title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 14}}, "font": _FONT,
-            "template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "uirevision": "keep",
-            "legend": {"orientation": "h", "y": -0.18}}
-    base.update(kw)
-    return base
-
-
-def empty_figure(title: str, note: str = "") -> dict[str, Any]:
-    return {"data": [], "layout": _layout(title, annotations=[{"text": note, "showarrow": False, "x": 0.5, "y": 0.5,
-                                                                 "xref": "paper", "yref": "paper"}] if note else [],
-                                           xaxis={"visible": False}, yaxis={"visible": False}, height=340)}
+_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "mlp": "#ff7f0e"}
 
 
 def _links(a: np.ndarray, b: np.ndarray) -> tuple[list, list]:
@@ -46,7 +30,7 @@ def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, space
     data = []
     label = "UMAP" if method == "umap" else "PCA of space B"
     for panel, (key, colour, name) in enumerate(
-        [("before", STUDY_COLORS["a"], f"{spaces[0]} (raw)"), ("after", STUDY_COLORS["after"], f"{spaces[0]} mapped")]
+        [("before", ROLE_COLORS["a"], f"{spaces[0]} (raw)"), ("after", ROLE_COLORS["after"], f"{spaces[0]} mapped")]
     ):
         ax = "" if panel == 0 else "2"
         a, b = coords[key], coords[f"target_{key}"]
@@ -57,14 +41,14 @@ def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, space
              "name": "pairs"},
             {"type": "scattergl", "mode": "markers", "x": as_list(b[:, 0]), "y": as_list(b[:, 1]), "xaxis": f"x{ax}",
              "yaxis": f"y{ax}", "name": spaces[1], "legendgroup": "b", "showlegend": panel == 0,
-             "marker": {"color": STUDY_COLORS["b"], "size": 6, "opacity": 0.75}, "text": list(hover),
+             "marker": {"color": ROLE_COLORS["b"], "size": 6, "opacity": 0.75}, "text": list(hover),
              "hovertemplate": "%{text}<extra>" + spaces[1] + "</extra>"},
             {"type": "scattergl", "mode": "markers", "x": as_list(a[:, 0]), "y": as_list(a[:, 1]), "xaxis": f"x{ax}",
              "yaxis": f"y{ax}", "name": name, "marker": {"color": colour, "size": 6, "opacity": 0.75,
                                                            "symbol": "diamond"},
              "text": list(hover), "hovertemplate": "%{text}<extra>" + name + "</extra>"},
         ]
-    layout = _layout(
+    lay = layout(
         f"Both spaces in 2-D ({label}), before and after the {map_type} map"
         "<br><sup>grey lines join the two embeddings of the same item</sup>",
         xaxis={"domain": [0, 0.48], "title": {"text": "before alignment"}, "zeroline": False},
@@ -73,7 +57,7 @@ def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, space
         yaxis2={"anchor": "x2", "zeroline": False, "matches": "y" if method == "pca" else None},
         height=430,
     )
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": lay}
 
 
 def _nan_to_none(values: np.ndarray) -> list:
@@ -87,15 +71,15 @@ def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
         {"type": "bar", "orientation": "h", "y": labels, "x": _nan_to_none(metrics["before"].to_numpy()[::-1]),
          "name": "before", "marker": {"color": "#b0b0b0"}, "texttemplate": "%{x:.2f}", "textposition": "outside"},
         {"type": "bar", "orientation": "h", "y": labels, "x": _nan_to_none(metrics["after"].to_numpy()[::-1]),
-         "name": "after", "marker": {"color": STUDY_COLORS["after"]}, "texttemplate": "%{x:.2f}",
+         "name": "after", "marker": {"color": ROLE_COLORS["after"]}, "texttemplate": "%{x:.2f}",
          "textposition": "outside"},
     ]
-    layout = _layout("Scores before and after the map<br><sup>on held-back items, never used as anchors</sup>",
+    lay = layout("Scores before and after the map<br><sup>on held-back items, never used as anchors</sup>",
                      barmode="group", xaxis={"title": {"text": "score"},
                                              "range": [min(0.0, float(np.nanmin(metrics[["before", "after"]].to_numpy(
                                                  dtype=float), initial=0.0))) - 0.02, 1.12]},
                      yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 20, "t": 60, "b": 50})
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": lay}
 
 
 def _mean_std(df: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
@@ -120,23 +104,23 @@ def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Seque
                          "y": as_list(s["mean"].to_numpy()), "name": f"{mt} map, {mod}",
                          "error_y": {"type": "data", "array": as_list(s["std"].to_numpy()), "visible": True},
                          "line": {"color": _MAP_COLORS.get(mt, "#333"), "dash": dash}})
-    layout = _layout(title, xaxis={"title": {"text": f"anchor {unit} used to fit the map"}},
+    lay = layout(title, xaxis={"title": {"text": f"anchor {unit} used to fit the map"}},
                      yaxis={"title": {"text": "top-1 retrieval after the map"}, "range": [0, 1.05]}, height=400,
                      shapes=[{"type": "line", "x0": current, "x1": current, "y0": 0, "y1": 1, "yref": "paper",
                               "line": {"color": "#444", "dash": "dot", "width": 1}}])
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": lay}
 
 
 def spectrum_figure(singular_values: np.ndarray) -> dict[str, Any]:
     sv = np.asarray(singular_values, dtype=float)
     idx = np.arange(1, sv.size + 1)
-    data = [{"type": "bar", "x": as_list(idx), "y": as_list(sv), "marker": {"color": STUDY_COLORS["accent"]},
+    data = [{"type": "bar", "x": as_list(idx), "y": as_list(sv), "marker": {"color": ROLE_COLORS["accent"]},
              "name": "singular value", "hovertemplate": "σ%{x} = %{y:.3g}<extra></extra>"}]
-    layout = _layout("Singular values of Xcᵀ Yc on the anchors<br><sup>small values: directions the anchors barely "
+    lay = layout("Singular values of Xcᵀ Yc on the anchors<br><sup>small values: directions the anchors barely "
                      "pin down</sup>",
                      xaxis={"title": {"text": "index"}}, yaxis={"title": {"text": "singular value"}, "type": "log"},
                      height=340, showlegend=False)
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": lay}
 
 
 def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int, unit: str) -> dict[str, Any]:
@@ -145,25 +129,25 @@ def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int
     if table is None or table.empty:
         return empty_figure(title, "computing…")
     data = []
-    for col, mod, colour in (("image_top1", modalities[0], STUDY_COLORS["a"]),
+    for col, mod, colour in (("image_top1", modalities[0], ROLE_COLORS["a"]),
                              ("image_class_top1", f"{modalities[0]} (class)", "#6baed6"),
-                             ("text_top1", modalities[1], STUDY_COLORS["b"])):
+                             ("text_top1", modalities[1], ROLE_COLORS["b"])):
         if col not in table:
             continue
         s = _mean_std(table, ["map_type"], col)
         data.append({"type": "bar", "x": list(s["map_type"]), "y": as_list(s["mean"].to_numpy()), "name": mod,
                      "error_y": {"type": "data", "array": as_list(s["std"].to_numpy())},
                      "marker": {"color": colour}, "texttemplate": "%{y:.2f}", "textposition": "outside"})
-    layout = _layout(title, barmode="group", yaxis={"title": {"text": "top-1 retrieval"}, "range": [0, 1.1]},
+    lay = layout(title, barmode="group", yaxis={"title": {"text": "top-1 retrieval"}, "range": [0, 1.1]},
                      height=340)
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": lay}
 
 
 def loss_figure(history: list[dict[str, Any]]) -> dict[str, Any]:
     data = []
-    for key, colour in (("model_a", STUDY_COLORS["a"]), ("model_b", STUDY_COLORS["b"])):
+    for key, colour in (("model_a", ROLE_COLORS["a"]), ("model_b", ROLE_COLORS["b"])):
         pts = [h for h in history if h.get("model") == key]
         data.append({"type": "scatter", "mode": "lines", "x": [p["step"] for p in pts], "y": [p["loss"] for p in pts],
                      "name": key.replace("_", " "), "line": {"color": colour}})
-    return {"data": data, "layout": _layout("Contrastive loss while retraining", height=260,
+    return {"data": data, "layout": layout("Contrastive loss while retraining", height=260,
                                             xaxis={"title": {"text": "step"}}, yaxis={"title": {"text": "loss"}})}

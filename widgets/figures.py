@@ -45,7 +45,7 @@ def layout(title: str, x: str = "", y: str = "", *, height: int = 340, **extra: 
         "template": "plotly_white",
         "xaxis": {"title": {"text": x}},
         "yaxis": {"title": {"text": y}},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 50},  # room for a title with a subtitle line
         "height": height,
         "legend": {"orientation": "h", "y": -0.22},
         "uirevision": "keep",

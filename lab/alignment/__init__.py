@@ -8,16 +8,33 @@ unbiased CKA, tiled retrieval, mutual k-NN, cosine), and the default experiments
 contrastive image-text models trained here on procedurally drawn captioned shapes, and the
 packaged MiniLM against one of its own intermediate layers.
 
-Public names are re-exported here; submodules hold one idea each:
+The public face: views, notebooks, scripts and benchmarks import from here only. The rooms
+hold one idea each:
 
 - :mod:`lab.alignment.maps`        ProcrustesAligner, LinearMapAligner, MLPAligner
 - :mod:`lab.alignment.metrics`     linear_cka, unbiased_cka, retrieval_top1, ...
 - :mod:`lab.alignment.shapes`      the procedural captioned-shapes data set
 - :mod:`lab.alignment.toyclip`     the two toy CLIP models and their training loop
 - :mod:`lab.alignment.sources`     AlignmentData: shipped, MiniLM and bring-your-own sources
-- :mod:`lab.alignment.experiment`  before/after metrics, map comparison, anchor curve, 2-D views
+- :mod:`lab.alignment.training`    the toy-CLIP pair trained end to end (progress, stop, resume)
+- :mod:`lab.alignment.experiment`  before/after metrics, map comparison, anchor curve, 2-D views,
+                                   and PRESETS, the one table of named settings
+- :mod:`lab.alignment.cli`         ``ortholab train alignment``
 """
 
+from lab.alignment.experiment import (
+    PRESETS,
+    PROJECTIONS,
+    AlignmentResult,
+    anchor_curve,
+    anchor_range,
+    compare_maps,
+    comparison_size,
+    default_anchor_count,
+    project_2d,
+    run_alignment,
+    select_anchors,
+)
 from lab.alignment.maps import (
     MAP_TYPES,
     CrossStats,
@@ -37,17 +54,20 @@ from lab.alignment.metrics import (
     retrieval_top1,
     unbiased_cka,
 )
-from lab.alignment.sources import AlignmentData, from_arrays, load_byo, load_shipped  # noqa: E402
-from lab.alignment.experiment import (  # noqa: E402
-    AlignmentResult,
-    anchor_curve,
-    compare_maps,
-    project_2d,
-    run_alignment,
-    select_anchors,
-)
+from lab.alignment.sources import SHIPPED, AlignmentData, from_arrays, load_byo, load_shipped
+from lab.alignment.training import PairConfig, save_toy_npz, toy_arrays, train_pair
 
 __all__ = [
+    "PRESETS",
+    "PROJECTIONS",
+    "SHIPPED",
+    "anchor_range",
+    "comparison_size",
+    "default_anchor_count",
+    "PairConfig",
+    "train_pair",
+    "save_toy_npz",
+    "toy_arrays",
     "AlignmentData",
     "from_arrays",
     "load_byo",

@@ -1,7 +1,9 @@
 """The alignment experiments: fit a map on anchors, score it before and after, sweep anchors.
 
 All functions take an :class:`~lab.alignment.sources.AlignmentData` and return plain data
-(DataFrames, numpy arrays, dataclasses) for scripts, notebooks and the dashboard.
+(DataFrames, numpy arrays, dataclasses) for scripts, notebooks and the dashboard. Every
+setting an experiment, the page or a script uses by default is a named entry of
+:data:`PRESETS`.
 
 Protocol (following the paper, in miniature):
 
@@ -31,10 +33,15 @@ from lab.alignment.metrics import (
     unbiased_cka,
 )
 from lab.alignment.sources import AlignmentData
+from lab.alignment.training import PairConfig
 from lab.checks import check_int
 from lab.device import to_numpy
+from lab.progress import Progress, ShouldStop, resolve
 
 __all__ = [
+    "PRESETS",
+    "comparison_size",
+    "default_anchor_count",
     "AlignmentResult",
     "select_anchors",
     "run_alignment",
@@ -46,7 +53,21 @@ __all__ = [
 ]
 
 PROJECTIONS = ("pca", "umap")
-Progress = Callable[..., None]
+
+PRESETS: dict[str, Any] = {
+    # The shipped toy-CLIP pair (scripts/make_alignment_data.py, `ortholab train alignment`).
+    "shipped-pair": PairConfig(),
+    # Small enough for the notebook smoke run and the page's retrain button on a busy CPU.
+    "smoke-pair": PairConfig(n_train=1500, n_eval=600, steps=120),
+    # The map comparison on held-out classes: at most `max_classes` anchor classes (and at most
+    # 1/class_divisor of them, so enough classes stay held out); without labels, rows_per_dim x d rows.
+    "compare": {"max_classes": 5, "class_divisor": 3, "rows_per_dim": 2, "seeds": (0, 1, 2),
+                "map_types": MAP_TYPES},
+    # The anchor-count curve: seeds and maps at each count.
+    "curve": {"seeds": (0, 1, 2), "map_types": ("orthogonal", "linear"), "n_counts": 8},
+    # What the page starts with: 10 anchor classes, or 2 x d anchor rows for unlabelled data.
+    "page": {"anchor_classes": 10, "rows_per_dim": 2},
+}
 
 
 def anchor_range(data: AlignmentData) -> tuple[int, int, str]:
@@ -54,6 +75,24 @@ def anchor_range(data: AlignmentData) -> tuple[int, int, str]:
     if data.labels is not None and data.n_classes >= 2:
         return 1, data.n_classes, "classes"
     return 2, int(data.train_mask.sum()), "rows"
+
+
+def comparison_size(data: AlignmentData) -> int:
+    """The anchor count of the held-out map comparison (PRESETS["compare"]) for ``data``."""
+    lo, hi, unit = anchor_range(data)
+    c = PRESETS["compare"]
+    if unit == "classes":
+        return max(lo, min(c["max_classes"], hi // c["class_divisor"]))
+    return max(lo, min(hi, c["rows_per_dim"] * data.dim))
+
+
+def default_anchor_count(data: AlignmentData, current: int | None = None) -> int:
+    """The page's anchor count for ``data``: ``current`` classes kept when labelled, else 2 x d rows."""
+    lo, hi, unit = anchor_range(data)
+    page = PRESETS["page"]
+    wanted = (current if current is not None else page["anchor_classes"]) if unit == "classes" \
+        else page["rows_per_dim"] * data.dim
+    return int(min(max(wanted, lo), hi))
 
 
 def select_anchors(data: AlignmentData, n_anchor_classes: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -191,25 +230,28 @@ def compare_maps(
     data: AlignmentData,
     *,
     n_anchor_classes: int = 10,
-    map_types: Sequence[str] = MAP_TYPES,
-    seeds: Sequence[int] = (0, 1, 2),
+    map_types: Sequence[str] = PRESETS["compare"]["map_types"],
+    seeds: Sequence[int] = PRESETS["compare"]["seeds"],
     center: bool = True,
     progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> pd.DataFrame:
-    """Orthogonal vs linear (vs MLP) scored on held-out classes; one row per (map, seed)."""
+    """Orthogonal vs linear (vs MLP) scored on held-out classes; one row per (map, seed).
+
+    Each finished row is one progress event carrying that ``row``.
+    """
+    progress, should_stop = resolve(progress, should_stop)
     rows, total, done = [], len(map_types) * len(seeds), 0
     for seed in seeds:
         for mt in map_types:
-            if should_stop is not None and should_stop():
+            if should_stop():
                 return pd.DataFrame(rows)
             res = run_alignment(data, n_anchor_classes=n_anchor_classes, map_type=mt, center=center, seed=seed,
                                 heldout_only=True)
             rows.append({"map_type": mt, "seed": seed, "n_anchors": len(res.anchors),
                          "orthogonality_error": res.orthogonality_error, **_headline(res, data)})
             done += 1
-            if progress is not None:
-                progress(done / total, f"{mt}, seed {seed}", rows=list(rows))
+            progress(done / total, f"{mt}, seed {seed}", row=rows[-1])
     return pd.DataFrame(rows)
 
 
@@ -217,33 +259,35 @@ def anchor_curve(
     data: AlignmentData,
     *,
     counts: Sequence[int] | None = None,
-    map_types: Sequence[str] = ("orthogonal", "linear"),
-    seeds: Sequence[int] = (0, 1, 2),
+    map_types: Sequence[str] = PRESETS["curve"]["map_types"],
+    seeds: Sequence[int] = PRESETS["curve"]["seeds"],
     center: bool = True,
     progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> pd.DataFrame:
     """Scores against the number of anchor classes (rows: map_type, n_anchor_classes, seed, ...).
 
     Scored on all evaluation rows (instances never used as anchors), so every count,
-    including "all classes", is measured on the same rows.
+    including "all classes", is measured on the same rows. Each finished row is one progress
+    event carrying that ``row``.
     """
+    progress, should_stop = resolve(progress, should_stop)
     lo, hi, _ = anchor_range(data)
     if counts is None:
-        counts = sorted({int(c) for c in np.unique(np.geomspace(lo, hi, num=8).round())} | {hi})
+        n = PRESETS["curve"]["n_counts"]
+        counts = sorted({int(c) for c in np.unique(np.geomspace(lo, hi, num=n).round())} | {hi})
     counts = [check_int("counts", c, lo=lo, hi=hi) for c in counts]
     out, total, done = [], len(counts) * len(map_types) * len(seeds), 0
     for k in counts:
         for mt in map_types:
             for seed in seeds:
-                if should_stop is not None and should_stop():
+                if should_stop():
                     return pd.DataFrame(out)
                 res = run_alignment(data, n_anchor_classes=k, map_type=mt, center=center, seed=seed)
                 out.append({"map_type": mt, "n_anchor_classes": k, "seed": seed, "n_anchors": len(res.anchors),
                             **_headline(res, data)})
                 done += 1
-                if progress is not None:
-                    progress(done / total, f"{k} anchors, {mt}, seed {seed}", rows=list(out))
+                progress(done / total, f"{k} anchors, {mt}, seed {seed}", row=out[-1])
     return pd.DataFrame(out)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import torch
 
-from lab.checks import check_finite, check_float, check_int, check_matrix, check_same_rows
+from lab.checks import check_finite, check_fitted, check_float, check_int, check_matrix, check_same_rows
 from lab.device import as_tensor, pick_device
 
 __all__ = [
@@ -160,19 +160,40 @@ class ProcrustesAligner:
 
     Parameters
     ----------
-    center : subtract each side's own mean before fitting (else the means are zero).
-    allow_reflection : True fits over O(d); False restricts to SO(d) (det R = +1).
-    normalize : L2-normalise every row of X and Y before anything else (the paper's habit
-        for contrastive embeddings). Off by default so the map is the plain Procrustes fit.
-    device, dtype : where and in what precision to fit; default: the input's own.
-    chunk_rows : rows moved to the device at a time when streaming.
+    center : bool, default True
+        Subtract each side's own mean before fitting (else the means are zero).
+    allow_reflection : bool, default True
+        True fits over O(d); False restricts to SO(d) (det R = +1).
+    normalize : bool, default False
+        L2-normalise every row of X and Y before anything else (the paper's habit for
+        contrastive embeddings). Off by default so the map is the plain Procrustes fit.
+    device, dtype : torch.device or str, torch.dtype, optional
+        Where and in what precision to fit; default: the input's own.
+    chunk_rows : int, default 65536
+        Rows moved to the device at a time when streaming.
 
     Attributes
     ----------
-    rotation_ : (d_x, d_y); orthogonal when d_x == d_y, else orthonormal on the smaller side.
-    mean_x_, mean_y_ : (d_x,), (d_y,) anchor means (zeros when ``center=False``).
-    singular_values_ : (min(d_x, d_y),) singular values of Xc^T Yc, descending.
-    n_samples_ : rows the fit saw.
+    rotation_ : Tensor of shape (d_x, d_y)
+        Orthogonal when d_x == d_y, else orthonormal on the smaller side.
+    mean_x_, mean_y_ : Tensor of shape (d_x,) and (d_y,)
+        Anchor means (zeros when ``center=False``).
+    singular_values_ : Tensor of shape (min(d_x, d_y),)
+        Singular values of Xc^T Yc, descending.
+    n_samples_ : int
+        Rows the fit saw.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(200, 6, dtype=torch.float64, generator=g)
+    >>> Q, _ = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64, generator=g))
+    >>> aligner = ProcrustesAligner().fit(X, X @ Q + 3.0)
+    >>> bool(torch.allclose(aligner.rotation_, Q))
+    True
+    >>> bool(torch.allclose(aligner.transform(X), X @ Q + 3.0))
+    True
     """
 
     def __init__(self, *, center: bool = True, allow_reflection: bool = True, normalize: bool = False,
@@ -192,7 +213,19 @@ class ProcrustesAligner:
             yield (torch.nn.functional.normalize(xa, dim=-1), torch.nn.functional.normalize(ya, dim=-1))
 
     def fit(self, X: Any, Y: Any = None) -> "ProcrustesAligner":
-        """Fit on paired rows ``X`` (n, d_x), ``Y`` (n, d_y), or on an iterable of chunk pairs."""
+        """Fit the map on paired rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d_x), or an iterable of (X_chunk, Y_chunk) pairs
+            Rows of the first space (streamed chunk by chunk when an iterable is given).
+        Y : array-like of shape (n_samples, d_y), optional
+            The paired rows of the second space; omitted when ``X`` yields chunk pairs.
+
+        Returns
+        -------
+        self : ProcrustesAligner
+        """
         pairs = _pairs(X, Y)
         if self.normalize:
             pairs = self._prep(pairs)
@@ -225,8 +258,7 @@ class ProcrustesAligner:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "rotation_"):
-            raise ValueError("ProcrustesAligner: call fit(X, Y) before transform")
+        check_fitted(self, "rotation_", fit_call="fit(X, Y)")
 
     def transform(self, X: Any) -> torch.Tensor:
         """(n, d_x) -> (n, d_y): (X - mean_x_) @ rotation_ + mean_y_ on X's device."""
@@ -261,7 +293,32 @@ class LinearMapAligner:
     ``ridge=0`` the problem is underdetermined and the minimum-norm solution (pseudo-inverse)
     is returned.
 
-    Attributes: ``weight_`` (d_x, d_y), ``mean_x_``, ``mean_y_``, ``n_samples_``.
+    Parameters
+    ----------
+    center : bool, default True
+        Subtract each side's own mean before fitting.
+    ridge : float, default 0.0
+        L2 penalty on W (0 = plain least squares, minimum-norm when underdetermined).
+    device, dtype : torch.device or str, torch.dtype, optional
+        Where and in what precision to fit; default: the input's own.
+    chunk_rows : int, default 65536
+        Rows moved to the device at a time when streaming.
+
+    Attributes
+    ----------
+    weight_ : Tensor of shape (d_x, d_y)
+    mean_x_, mean_y_ : Tensor of shape (d_x,) and (d_y,)
+    n_samples_ : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(100, 4, dtype=torch.float64, generator=g)
+    >>> W = torch.randn(4, 3, dtype=torch.float64, generator=g)
+    >>> lin = LinearMapAligner().fit(X, X @ W)
+    >>> bool(torch.allclose(lin.weight_, W))
+    True
     """
 
     def __init__(self, *, center: bool = True, ridge: float = 0.0, device: str | torch.device | None = None,
@@ -273,6 +330,8 @@ class LinearMapAligner:
         self.chunk_rows = chunk_rows
 
     def fit(self, X: Any, Y: Any = None) -> "LinearMapAligner":
+        """Fit on ``X : array-like of shape (n_samples, d_x)`` and ``Y : array-like of shape (n_samples, d_y)``
+        (or an iterable of chunk pairs as ``X``); returns self."""
         ridge = check_float("ridge", self.ridge, lo=0.0)
         stats = cross_statistics(X, Y, with_gram=True, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
         G = stats.centred_gram(bool(self.center))  # (d_x, d_x)
@@ -289,8 +348,8 @@ class LinearMapAligner:
         return self
 
     def transform(self, X: Any) -> torch.Tensor:
-        if not hasattr(self, "weight_"):
-            raise ValueError("LinearMapAligner: call fit(X, Y) before transform")
+        """(n, d_x) -> (n, d_y): (X - mean_x_) @ weight_ + mean_y_."""
+        check_fitted(self, "weight_", fit_call="fit(X, Y)")
         X = as_tensor(X, name="X", device=self.device)
         check_matrix("X", X, cols=self.weight_.shape[0])
         return (X - self.mean_x_.to(X)) @ self.weight_.to(X) + self.mean_y_.to(X)
@@ -304,9 +363,38 @@ class LinearMapAligner:
 class MLPAligner:
     """A small MLP baseline x -> y trained with Adam on the mean squared error (full batch).
 
-    Attributes: ``model_`` (the trained ``nn.Sequential``), ``loss_`` (final training loss),
-    ``mean_x_``, ``mean_y_``. ``matrix_`` is the Jacobian at the anchor mean, so the
-    orthogonality error can be reported for it too.
+    Parameters
+    ----------
+    hidden : int, default 128
+        Hidden units of the one hidden layer (GELU).
+    steps : int, default 300
+        Full-batch Adam steps.
+    lr, weight_decay : float
+        Adam's learning rate and weight decay.
+    seed : int, default 0
+        Seeds the initial weights (independent of the global RNG).
+    device : torch.device or str, optional
+
+    Attributes
+    ----------
+    model_ : nn.Sequential
+        The trained network on centred inputs.
+    loss_ : float
+        The final training loss.
+    mean_x_, mean_y_ : Tensor of shape (d_x,) and (d_y,)
+    matrix_ : Tensor of shape (d_x, d_y)
+        The Jacobian at the anchor mean, so its orthogonality error can be reported too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(64, 3, generator=g)
+    >>> mlp = MLPAligner(hidden=16, steps=200).fit(X, 2 * X)
+    >>> mlp.transform(X).shape
+    torch.Size([64, 3])
+    >>> mlp.loss_ < 0.05
+    True
     """
 
     def __init__(self, *, hidden: int = 128, steps: int = 300, lr: float = 3e-3, weight_decay: float = 1e-4,
@@ -319,6 +407,8 @@ class MLPAligner:
         self.device = device
 
     def fit(self, X: Any, Y: Any = None) -> "MLPAligner":
+        """Train on ``X : array-like of shape (n_samples, d_x)`` and ``Y : array-like of shape (n_samples, d_y)``;
+        returns self."""
         if Y is None:
             pairs = list(_pairs(X, None))
             X = torch.cat([as_tensor(a, name="X", device=self.device) for a, _ in pairs])
@@ -353,8 +443,8 @@ class MLPAligner:
         return self
 
     def transform(self, X: Any) -> torch.Tensor:
-        if not hasattr(self, "model_"):
-            raise ValueError("MLPAligner: call fit(X, Y) before transform")
+        """(n, d_x) -> (n, d_y) through the trained network."""
+        check_fitted(self, "model_", fit_call="fit(X, Y)")
         X = as_tensor(X, name="X", device=self.device)
         check_matrix("X", X, cols=self.mean_x_.shape[0])
         with torch.no_grad():

@@ -18,9 +18,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from lab.files import DEFAULT_MAX_BYTES, load_arrays
-from lab.paths import data_dir
+from lab.paths import study_dir
 
-__all__ = ["AlignmentData", "from_arrays", "load_byo", "load_shipped", "SHIPPED", "alignment_data_dir"]
+__all__ = ["AlignmentData", "from_arrays", "load_byo", "load_shipped", "SHIPPED"]
 
 # name -> (file under data/alignment/, short description)
 SHIPPED = {
@@ -29,10 +29,6 @@ SHIPPED = {
     "minilm_layer1": ("minilm_layers.npz", "MiniLM sentence embedding vs its own layer-1 mean-pooled states, stdlib docs"),
 }
 MIN_ROWS = 10
-
-
-def alignment_data_dir() -> Path:
-    return data_dir() / "alignment"
 
 
 @dataclass
@@ -236,7 +232,7 @@ def load_shipped(name: str = "toyclip", *, root: str | os.PathLike | None = None
     if name not in SHIPPED:
         raise ValueError(f"name: expected one of {sorted(SHIPPED)}, got {name!r}")
     fname, description = SHIPPED[name]
-    base = Path(root) if root is not None else alignment_data_dir()
+    base = Path(root) if root is not None else study_dir("alignment")
     path = base / fname
     if not path.is_file():
         raise FileNotFoundError(

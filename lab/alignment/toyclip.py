@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,12 +25,11 @@ import torch.nn.functional as F
 from lab.alignment.shapes import MAX_TOKENS, VOCAB, ShapesData
 from lab.checks import check_int
 from lab.device import pick_device
+from lab.progress import Progress, ShouldStop
 from lab.runs import Run
 from lab.seeding import seeded_init
 
 __all__ = ["ToyClipConfig", "ToyClip", "TrainConfig", "train_toy_clip", "embed_shapes", "clip_loss"]
-
-Progress = Callable[..., None]
 
 
 @dataclass
@@ -168,7 +167,7 @@ def train_toy_clip(
     name: str = "model",
     device: str | torch.device | None = None,
     progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> tuple[ToyClip, list[dict[str, Any]]]:
     """Train one toy CLIP on ``data``; returns the model and its loss history.
 

@@ -47,7 +47,7 @@ def view(tmp_path, monkeypatch):
 
 
 def _bars(v):
-    fig = v.metrics_pane.object
+    fig = v.metrics_figure()
     return {t["name"]: dict(zip(t["y"], t["x"])) for t in fig["data"]}
 
 
@@ -56,11 +56,11 @@ def test_page_builds_with_figures_and_no_error(view):
     bars = _bars(view)
     assert bars["after"]["image: retrieval top-1 (instance)"] > 0.9 > bars["before"]["image: retrieval top-1 (instance)"]
     assert bars["after"]["text: retrieval top-1 (instance)"] > 0.9  # the image-fitted map aligns text
-    scatter = view.scatter_pane.object
+    scatter = view.scatter_figure()
     assert len(scatter["data"]) == 6 and len(scatter["data"][1]["x"]) == view.n_points
-    assert len(view.spectrum_pane.object["data"][0]["y"]) == 16
-    assert "→" in view.headline.object and "planted A" in view.data_info.object
-    assert view.ortho_number.value < 1e-6
+    assert len(view.spectrum_figure()["data"][0]["y"]) == 16
+    assert "→" in view.headline() and "planted A" in view.data_info()
+    assert view.orthogonality() < 1e-6
     assert view.__panel__() is view.__panel__()  # the layout is built once
 
 
@@ -71,30 +71,30 @@ def test_controls_are_generated_from_bounded_parameters(view):
 
 
 def test_anchor_slider_and_map_type_recompute_the_figures(view):
-    first = view.metrics_pane.object
+    first = view.metrics_figure()
     view.n_anchor_classes = 1
-    assert view.metrics_pane.object is not first and view.errors.message == ""
-    assert "With **" in view.headline.object
+    assert json.dumps(view.metrics_figure()) != json.dumps(first) and view.errors.message == ""
+    assert "With **" in view.headline()
     view.map_type = "linear"
-    assert view.ortho_number.value > 1e-3  # an unconstrained map is not orthogonal
+    assert view.orthogonality() > 1e-3  # an unconstrained map is not orthogonal
     view.map_type = "orthogonal"
     view.group = "SO(d) rotations"
-    assert view.ortho_number.value < 1e-6 and view.errors.message == ""
+    assert view.orthogonality() < 1e-6 and view.errors.message == ""
     view.center = False
     assert view.errors.message == ""
 
 
 def test_sweep_fills_the_anchor_curve_and_the_map_comparison(view):
     view.curve_job.wait()
-    curve = view.curve_pane.object
+    curve = view.curve_figure()
     names = {t["name"] for t in curve["data"]}
     assert {"orthogonal map, image", "linear map, image", "orthogonal map, text"} <= names
     marker = curve["layout"]["shapes"][0]
     assert marker["x0"] == view.n_anchor_classes
-    cmp = view.compare_pane.object
+    cmp = view.compare_figure()
     assert list(cmp["data"][0]["x"]) == ["linear", "mlp", "orthogonal"]
     view.n_anchor_classes = 3
-    assert view.curve_pane.object["layout"]["shapes"][0]["x0"] == 3
+    assert view.curve_figure()["layout"]["shapes"][0]["x0"] == 3
 
 
 def _npz(**arrays):
@@ -127,11 +127,11 @@ def test_upload_of_good_files_adds_a_source(view):
     ids=["nan", "mismatched-rows", "mismatched-width", "corrupt", "pickle-suffix"],
 )
 def test_bad_uploads_show_a_message_and_keep_the_page(view, filename, payload, match):
-    shown, source, sources = view.metrics_pane.object, view.source, list(view.param.source.objects)
+    shown, source, sources = view.metrics_figure(), view.source, list(view.param.source.objects)
     view.file_a.filename, view.file_a.value = filename, payload
     assert view.load_files() is None
     assert match in view.errors.message and "Traceback" not in view.errors.message
-    assert view.metrics_pane.object is shown and view.source == source
+    assert json.dumps(view.metrics_figure()) == json.dumps(shown) and view.source == source
     assert list(view.param.source.objects) == sources
 
 
@@ -148,10 +148,10 @@ def test_pickled_and_oversized_uploads_are_refused(view, monkeypatch):
 
 
 def test_missing_artifact_shows_a_message_and_reverts_the_source(view):
-    shown = view.metrics_pane.object
+    shown = view.metrics_figure()
     view.source = "MiniLM: sentence embedding vs layer 3"
     assert "make_alignment_data.py" in view.errors.message
-    assert view.source == "Toy CLIPs on drawn shapes" and view.metrics_pane.object is shown
+    assert view.source == "Toy CLIPs on drawn shapes" and json.dumps(view.metrics_figure()) == json.dumps(shown)
 
 
 def test_umap_runs_in_the_background_and_is_cached(view, monkeypatch):
@@ -170,20 +170,20 @@ def test_umap_runs_in_the_background_and_is_cached(view, monkeypatch):
     view.projection = "umap"
     view.umap_job.wait(timeout=300)
     assert view.umap_job.errors.message == ""
-    title = view.scatter_pane.object["layout"]["title"]["text"]
+    title = view.scatter_figure()["layout"]["title"]["text"]
     assert "UMAP" in title and len(view._umap_cache) == 1 and calls.count("umap") == 1
     view.projection = "pca"
     view.projection = "umap"
     assert not view.umap_job.running and calls.count("umap") == 1  # served from the cache
-    assert "UMAP" in view.scatter_pane.object["layout"]["title"]["text"]
+    assert "UMAP" in view.scatter_figure()["layout"]["title"]["text"]
 
 
 def test_retraining_streams_losses_and_adds_the_new_models(view):
-    view.train_steps.value = 20
+    view.train_steps = 20
     assert view.retrain()
     view.train_job.wait(timeout=300)
     assert view.train_job.errors.message == ""
     assert view.source == "Toy CLIPs retrained in this session"
-    losses = view.loss_pane.object["data"]
+    losses = view.loss_figure()["data"]
     assert any(len(t["y"]) > 0 for t in losses)
-    assert view._data.dim == 32 and view.errors.message == ""
+    assert view.data.dim == 32 and view.errors.message == ""

@@ -115,7 +115,7 @@ def test_training_lowers_the_loss_and_resume_equals_uninterrupted(tmp_path):
 
 
 def test_cli_trainer_smoke(tmp_path, monkeypatch, capsys):
-    from lab import alignment_train
+    from lab.alignment import cli as alignment_train
 
     monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
     out = tmp_path / "toy.npz"

@@ -1,4 +1,4 @@
-"""End to end: draw the shapes, train both toy CLIPs, embed, and package an AlignmentData.
+"""Training the toy-CLIP pair end to end: draw the shapes, train both models, embed, package.
 
 Used by scripts/make_alignment_data.py (the shipped default), ``ortholab train alignment``
 and the dashboard's retrain button. Each model's training is one named checkpoint in the
@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from lab.alignment.shapes import all_captions, class_names, make_shapes
 from lab.alignment.sources import AlignmentData, from_arrays
 from lab.alignment.toyclip import ToyClipConfig, TrainConfig, embed_shapes, train_toy_clip
+from lab.progress import Progress, ShouldStop, resolve, scaled
 from lab.runs import Run, atomic_write_bytes, atomic_write_json
 
-__all__ = ["PairConfig", "SMOKE_PAIR", "train_pair", "save_toy_npz", "toy_arrays"]
+__all__ = ["PairConfig", "train_pair", "save_toy_npz", "toy_arrays"]
 
 
 @dataclass
@@ -38,9 +39,6 @@ class PairConfig:
     model_a: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "cnn", "text_encoder": "bow", "seed": 1})
     model_b: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "mlp", "text_encoder": "concat", "seed": 2})
 
-
-# Small enough for the notebook smoke run and the page's retrain button on a busy CPU.
-SMOKE_PAIR = PairConfig(n_train=1500, n_eval=600, steps=120)
 
 
 def _model_config(cfg: PairConfig, spec: dict[str, Any]) -> tuple[ToyClipConfig, TrainConfig]:
@@ -74,8 +72,8 @@ def train_pair(
     *,
     run: Run | None = None,
     device: Any = None,
-    progress: Callable[..., None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> tuple[AlignmentData | None, dict[str, Any]]:
     """Train model A then model B and return (AlignmentData, info); data is None if stopped.
 
@@ -84,18 +82,15 @@ def train_pair(
     embeddings are saved as ``embeddings.safetensors`` and the run is marked finished.
     """
     cfg = cfg or PairConfig()
+    progress, should_stop = resolve(progress, should_stop)
     train = make_shapes(cfg.n_train, seed=cfg.data_seed, image_size=cfg.image_size)
     models, histories = {}, {}
     for i, (key, spec) in enumerate((("a", cfg.model_a), ("b", cfg.model_b))):
         mc, tc = _model_config(cfg, spec)
-
-        def sub(fraction: float, message: str = "", **partial: Any) -> None:
-            if progress is not None:
-                progress((i + fraction) / 2, message, **partial)
-
+        sub = scaled(progress, i / 2, (i + 1) / 2)  # its events carry model="model_a" / "model_b"
         models[key], histories[key] = train_toy_clip(mc, train, tc, run=run, name=f"model_{key}", device=device,
                                                      progress=sub, should_stop=should_stop)
-        if should_stop is not None and should_stop():
+        if should_stop():
             if run is not None:
                 run.set_status("stopped", model=key)
             return None, {"histories": histories, "stopped": True}
