@@ -33,8 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 from lab.corpus import stdlib_corpus
 from lab.device import describe_device, pick_device
-from lab.odis import ComponentRegressor, OrthogonalSelector, score_dimensions, score_one
-from lab.odis.scorers import default_workers
+from lab.odis import ComponentRegressor, OrthogonalSelector, default_workers, score_dimensions, score_one
 
 
 def kb_docs(n: int, size: int = 1000) -> list[str]:

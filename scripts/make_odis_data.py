@@ -21,13 +21,21 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 
 from lab.corpus import stdlib_corpus
-from lab.odis import artifacts, embedding_map, score_dimensions, word_counts
-from lab.odis.downstream import downstream_check, summarise_downstream
-from lab.odis.report import default_report
-from lab.odis.scorers import _vocab_from_minilm
+from lab.odis import (
+    PRESETS,
+    default_report,
+    downstream_check,
+    embedding_map,
+    english_vocabulary,
+    minilm_vocabulary,
+    score_dimensions,
+    summarise_downstream,
+    word_counts,
+)
+from lab.paths import study_dir
 from lab.runs import atomic_write_bytes, atomic_write_json
 
-PREVIEW_CHARS = 400
+PREVIEW_CHARS = PRESETS["shipped"]["preview_chars"]
 
 
 def log(msg: str) -> None:
@@ -36,12 +44,12 @@ def log(msg: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=str(artifacts.odis_dir()), help="output folder (default data/odis)")
+    p.add_argument("--out", default=str(study_dir("odis")), help="output folder (default data/odis)")
     p.add_argument("--max-docs", type=int, default=None, help="keep the first N documents (smaller artifacts)")
     p.add_argument("--downstream", action="store_true", help="also run the downstream check (minutes)")
     p.add_argument("--downstream-only", action="store_true", help="only run the downstream check")
-    p.add_argument("--steps", type=int, default=200, help="downstream training steps per run")
-    p.add_argument("--seeds", default="0,1,2", help="downstream seeds")
+    p.add_argument("--steps", type=int, default=PRESETS["downstream"]["steps"], help="downstream training steps per run")
+    p.add_argument("--seeds", default=",".join(map(str, PRESETS["downstream"]["seeds"])), help="downstream seeds")
     p.add_argument("--resume", default=None, help="run directory of a stopped downstream check to resume")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -61,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_scores(out: Path, max_docs: int | None) -> None:
-    atomic_write_json(out / "wordlist.json", _vocab_from_minilm())
-    from lab.odis.scorers import english_vocabulary
-
+    atomic_write_json(out / "wordlist.json", minilm_vocabulary())
     english_vocabulary.cache_clear()
     log("loading the stdlib corpus…")
     corpus = stdlib_corpus(max_docs=max_docs)
@@ -84,7 +90,7 @@ def build_scores(out: Path, max_docs: int | None) -> None:
     log("embedding with MiniLM…")
     from lab.embed import embed_texts
 
-    emb = embed_texts(texts, batch_size=64)
+    emb = embed_texts(texts, batch_size=PRESETS["shipped"]["embed_batch_size"])
     _save_npz(out / "embeddings.npz", minilm=emb.astype(np.float16))
     log("maps (PCA, UMAP)…")
     maps = {m: embedding_map(emb, method=m, seed=0).astype(np.float32) for m in ("pca", "umap")}

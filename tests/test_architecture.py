@@ -126,6 +126,9 @@ def _face_violations(path: Path, text_imports: set[str]) -> list[str]:
     bad = []
     for mod in text_imports:
         parts = mod.split(".")
+        # `ortholab train <study>` runs the study's own command room (DESIGN.md: cli -> lab.<study>.cli.main)
+        if path == REPO / "widgets" / "cli.py" and parts[2:] == ["cli"]:
+            continue
         if len(parts) >= 3 and parts[0] == "lab" and parts[1] in STUDIES:
             bad.append(f"{path.relative_to(REPO)} imports {mod}")
     return bad

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from widgets.common import as_list
+from widgets.figures import ROLE_COLORS, SERIES_COLORS, as_list, layout
 
 __all__ = ["heatmap", "variance_bars", "doc_map", "baseline_bars", "downstream_bars", "COMPONENT_COLORS"]
 
-COMPONENT_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
-MULTI_COLOR = "#000000"
-UNSELECTED = "#c7c7c7"
-ODIS_COLOR = "#3b5b92"  # the ODiS bar in method comparisons
-BASELINE_COLOR = "#9e9e9e"  # every baseline bar
-
-
-def _layout(title: str, x: str = "", y: str = "", height: int = 360, **extra: Any) -> dict:
-    lay = {"title": {"text": title, "font": {"size": 14}}, "xaxis": {"title": {"text": x}},
-           "yaxis": {"title": {"text": y}}, "margin": {"l": 70, "r": 20, "t": 45, "b": 60}, "height": height,
-           "uirevision": "keep", "template": "plotly_white"}
-    lay.update(extra)
-    return lay
+COMPONENT_COLORS = SERIES_COLORS  # PC1, PC2, ... in the shared series order
+MULTI_COLOR = "#000000"  # a document picked by two or more components
+UNSELECTED = ROLE_COLORS["unselected"]
+ODIS_COLOR = ROLE_COLORS["method"]  # the ODiS bar in method comparisons
+BASELINE_COLOR = ROLE_COLORS["baseline"]  # every baseline bar
 
 
 def heatmap(z, labels_x: Sequence[str], labels_y: Sequence[str] | None = None, *, title: str,
@@ -37,7 +29,7 @@ def heatmap(z, labels_x: Sequence[str], labels_y: Sequence[str] | None = None, *
              "texttemplate": "%{text}" if show_text else "", "hovertemplate": "%{y} × %{x}: %{z:.3f}<extra></extra>",
              "colorbar": {"title": {"text": colorbar}}}
     longest = max((len(str(v)) for v in labels_x), default=4)
-    return {"data": [trace], "layout": _layout(title, height=height + 5 * longest, yaxis={"autorange": "reversed"},
+    return {"data": [trace], "layout": layout(title, height=height + 5 * longest, yaxis={"autorange": "reversed"},
                                                xaxis={"tickangle": -35},
                                                margin={"l": 40 + 7 * longest, "r": 20, "t": 45, "b": 30 + 6 * longest})}
 
@@ -50,7 +42,7 @@ def variance_bars(spectrum, n_kept: int) -> dict:
             "hovertemplate": "%{x}: %{y:.1%} of the variance<extra></extra>"}
     cum = {"type": "scatter", "mode": "lines+markers", "x": names, "y": as_list(np.cumsum(s)), "name": "cumulative",
            "line": {"color": "#555"}}
-    return {"data": [bars, cum], "layout": _layout("Explained variance (kept components coloured)",
+    return {"data": [bars, cum], "layout": layout("Explained variance (kept components coloured)",
                                                    "component", "share of variance", yaxis={"range": [0, 1.05],
                                                    "tickformat": ".0%", "title": {"text": "share of variance"}},
                                                    legend={"orientation": "h", "y": -0.25})}
@@ -71,7 +63,7 @@ def doc_map(xy, labels, hover: Sequence[str], n_components: int, *, title: str) 
                      "x": as_list(xy[m, 0]), "y": as_list(xy[m, 1]), "text": hover[m].tolist(),
                      "hovertemplate": "%{text}<extra>" + name + "</extra>",
                      "marker": {"color": color, "size": size, "opacity": 0.45 if code == -1 else 0.9}})
-    return {"data": data, "layout": _layout(title, "map axis 1", "map axis 2", height=520,
+    return {"data": data, "layout": layout(title, "map axis 1", "map axis 2", height=520,
                                             legend={"orientation": "v", "x": 1.02, "y": 1})}
 
 
@@ -82,7 +74,7 @@ def baseline_bars(table, pcs: Sequence[str]) -> dict:
         data.append({"type": "bar", "name": col.replace("mean ", ""), "x": table["method"].tolist(),
                      "y": as_list(table[col].to_numpy()),
                      "marker": {"color": COMPONENT_COLORS[i % len(COMPONENT_COLORS)]}})
-    return {"data": data, "layout": _layout("How much of each orthogonal direction each selection covers",
+    return {"data": data, "layout": layout("How much of each orthogonal direction each selection covers",
                                             "", "mean component score (z units)", height=430, barmode="group",
                                             xaxis={"tickangle": -20}, legend={"orientation": "h", "y": -0.3},
                                             margin={"l": 70, "r": 20, "t": 45, "b": 110})}
@@ -97,7 +89,7 @@ def downstream_bars(summary) -> dict:
              "hovertemplate": "%{x}: %{y:.1f}<extra></extra>"}]
     lo = float(np.min(summary["val_ppl_mean"] - summary["val_ppl_std"])) if len(summary) else 0.0
     hi = float(np.max(summary["val_ppl_mean"] + summary["val_ppl_std"])) if len(summary) else 1.0
-    return {"data": data, "layout": _layout("Downstream: held-out perplexity of the same model (lower is better)",
+    return {"data": data, "layout": layout("Downstream: held-out perplexity of the same model (lower is better)",
                                             "training selection", "validation perplexity", height=360,
                                             yaxis={"range": [max(0.0, lo - 0.1 * (hi - lo)), hi + 0.1 * (hi - lo)],
                                                    "title": {"text": "validation perplexity"}})}

@@ -1,36 +1,100 @@
 """ODiS: orthogonal data selection (score, decorrelate with PCA, select the top of each component).
 
-Public names (stable): :func:`score_dimensions`, :class:`OrthogonalSelector`,
-:func:`overlap_matrix`; the rest are re-exported from the submodules:
+The public face: views, notebooks, scripts and benchmarks import from here only. Stable names:
+:func:`score_dimensions`, :class:`OrthogonalSelector`, :func:`overlap_matrix`. The rooms:
 
 * :mod:`lab.odis.scorers`    raw quality dimensions (vectorised) and the scorer registry
 * :mod:`lab.odis.selector`   the selector, budget split, overlap, baselines
 * :mod:`lab.odis.regress`    per-component regressors on text embeddings (scalable inference)
 * :mod:`lab.odis.analysis`   everything the page shows, as plain data
 * :mod:`lab.odis.scale`      scoring parquet shards on Dask
-* :mod:`lab.odis.downstream` the language-model check on equal-size selections
 * :mod:`lab.odis.artifacts`  the shipped default-corpus artifacts in data/odis
+* :mod:`lab.odis.training`   the long job: the downstream language-model check (stop, resume)
+* :mod:`lab.odis.experiment` the default report and PRESETS, the one table of named settings
+* :mod:`lab.odis.cli`        ``ortholab train odis``
 """
 
-from lab.odis.analysis import (MAP_METHODS, Analysis, analyse, compare_selections, correlation, embedding_map,
-                               selection_labels, selection_table)
+from lab.odis.analysis import (
+    MAP_METHODS,
+    Analysis,
+    analyse,
+    compare_selections,
+    correlation,
+    embedding_map,
+    selection_labels,
+    selection_table,
+)
 from lab.odis.artifacts import OdisData, load_default, load_json_artifact
-from lab.odis.downstream import DOWNSTREAM_METHODS, downstream_check, summarise_downstream
+from lab.odis.experiment import PRESETS, default_report
 from lab.odis.regress import ComponentRegressor, r2_score
-from lab.odis.report import default_report
 from lab.odis.scale import score_shards, write_shards
-from lab.odis.scorers import (BUILTIN_DIMENSIONS, DIMENSIONS, Dimension, NotTextError, available_dimensions, dimension_signs,
-                              register_scorer, score_dimensions, score_one, unregister_scorer, word_counts)
-from lab.odis.selector import BASELINES, OrthogonalSelector, overlap_matrix, select_baseline, split_budget, top_k, union_of
+from lab.odis.scorers import (
+    BUILTIN_DIMENSIONS,
+    DIMENSIONS,
+    Dimension,
+    NotTextError,
+    available_dimensions,
+    default_workers,
+    dimension_signs,
+    english_vocabulary,
+    minilm_vocabulary,
+    register_scorer,
+    score_dimensions,
+    score_one,
+    unregister_scorer,
+    word_counts,
+)
+from lab.odis.selector import (
+    BASELINES,
+    OrthogonalSelector,
+    overlap_matrix,
+    select_baseline,
+    split_budget,
+    top_k,
+    union_of,
+)
+from lab.odis.training import DOWNSTREAM_METHODS, downstream_check, summarise_downstream
 
 __all__ = [
-    "score_dimensions", "score_one", "word_counts", "register_scorer", "unregister_scorer", "available_dimensions",
-    "dimension_signs", "Dimension", "DIMENSIONS", "BUILTIN_DIMENSIONS", "NotTextError",
-    "OrthogonalSelector", "overlap_matrix", "split_budget", "top_k", "select_baseline", "union_of", "BASELINES",
-    "ComponentRegressor", "r2_score",
-    "Analysis", "analyse", "correlation", "compare_selections", "embedding_map", "selection_labels",
-    "selection_table", "MAP_METHODS",
-    "score_shards", "write_shards",
-    "downstream_check", "summarise_downstream", "DOWNSTREAM_METHODS",
-    "OdisData", "load_default", "load_json_artifact", "default_report",
+    "score_dimensions",
+    "score_one",
+    "word_counts",
+    "register_scorer",
+    "unregister_scorer",
+    "available_dimensions",
+    "dimension_signs",
+    "english_vocabulary",
+    "minilm_vocabulary",
+    "default_workers",
+    "Dimension",
+    "DIMENSIONS",
+    "BUILTIN_DIMENSIONS",
+    "NotTextError",
+    "OrthogonalSelector",
+    "overlap_matrix",
+    "split_budget",
+    "top_k",
+    "select_baseline",
+    "union_of",
+    "BASELINES",
+    "ComponentRegressor",
+    "r2_score",
+    "Analysis",
+    "analyse",
+    "correlation",
+    "compare_selections",
+    "embedding_map",
+    "selection_labels",
+    "selection_table",
+    "MAP_METHODS",
+    "score_shards",
+    "write_shards",
+    "downstream_check",
+    "summarise_downstream",
+    "DOWNSTREAM_METHODS",
+    "OdisData",
+    "load_default",
+    "load_json_artifact",
+    "default_report",
+    "PRESETS",
 ]

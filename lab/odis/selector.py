@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lab.checks import check_finite, check_int, check_matrix
+from lab.checks import check_finite, check_fitted, check_int, check_matrix
 from lab.device import as_tensor, pick_device, to_numpy
 from lab.odis.scorers import dimension_signs
 from lab.seeding import numpy_rng
@@ -92,19 +92,41 @@ class OrthogonalSelector:
 
     Parameters
     ----------
-    n_components : number of principal components kept (the paper keeps about 4).
-    standardize : z-score each raw dimension before PCA (see the module notes).
-    weights : budget weight per component (default equal); see :func:`split_budget`.
-    duplicates : "keep" or "fill", the policy for documents chosen by two dimensions.
-    signs : (d,) +1/-1 per raw dimension defining "better"; default from the dimension
-        registry when ``fit`` gets a DataFrame of known dimensions, else all +1.
-    device : where the PCA runs (default: CUDA when present).
+    n_components : int, default 4
+        Principal components kept (the paper keeps about 4).
+    standardize : bool, default True
+        z-score each raw dimension before PCA (see the module notes).
+    weights : sequence of float of shape (n_components,), optional
+        Budget weight per component (default equal); see :func:`split_budget`.
+    duplicates : {"keep", "fill"}, default "keep"
+        The policy for documents chosen by two components.
+    signs : array-like of shape (d,), optional
+        +1/-1 per raw dimension defining "better"; default from the dimension registry when
+        ``fit`` gets a DataFrame of known dimensions, else all +1.
+    device : torch.device or str, optional
+        Where the PCA runs (default: CUDA when present).
 
-    Fitted attributes
-    -----------------
-    mean_ (d,), scale_ (d,), components_ (n_components, d) orthonormal rows,
-    explained_variance_ (n_components,), explained_variance_ratio_ (n_components,),
-    feature_names_ (list or None), signs_ (d,), n_features_in_.
+    Attributes
+    ----------
+    mean_, scale_ : ndarray of shape (d,)
+    components_ : ndarray of shape (n_components, d)
+        Orthonormal rows.
+    explained_variance_, explained_variance_ratio_ : ndarray of shape (n_components,)
+    feature_names_ : list of str or None
+    signs_ : ndarray of shape (d,)
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> scores = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
+    >>> sel = OrthogonalSelector(3).fit(scores)
+    >>> pcs = sel.transform(scores).numpy()
+    >>> bool(np.allclose(np.corrcoef(pcs.T), np.eye(3), atol=1e-8))
+    True
+    >>> {k: len(v) for k, v in sel.select(pcs, 30).items()}
+    {0: 10, 1: 10, 2: 10}
     """
 
     def __init__(self, n_components: int = 4, *, standardize: bool = True, weights: Sequence[float] | None = None,
@@ -119,7 +141,17 @@ class OrthogonalSelector:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, scores) -> "OrthogonalSelector":
-        """Fit the standardisation and the principal components on ``scores`` (n, d)."""
+        """Fit the standardisation and the principal components.
+
+        Parameters
+        ----------
+        scores : DataFrame or array-like of shape (n_documents, d)
+            Raw dimension scores, one row per document.
+
+        Returns
+        -------
+        self : OrthogonalSelector
+        """
         x, columns = _score_matrix(scores)
         n, d = x.shape
         k = check_int("n_components", self.n_components, lo=1, hi=d)
@@ -165,8 +197,7 @@ class OrthogonalSelector:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "components_"):
-            raise ValueError("OrthogonalSelector: call fit(scores) before transform/select")
+        check_fitted(self, "components_", fit_call="fit(scores)")
 
     def transform(self, scores) -> torch.Tensor:
         """Component scores (n, n_components), decorrelated on the fitting data.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,25 +29,25 @@ def view():
 
 
 def _overlap_from_figure(v) -> np.ndarray:
-    return np.array(v.overlap_pane.object["data"][0]["z"], dtype=float)
+    return np.array(v.overlap_figure()["data"][0]["z"], dtype=float)
 
 
 def test_overlap_heatmap_matches_lab_and_follows_the_budget(view):
     a = view.analysis
     np.testing.assert_allclose(_overlap_from_figure(view), overlap_matrix(a.selections))
-    before = view.overlap_pane.object["data"][0]["text"]
+    before = view.overlap_figure()["data"][0]["text"]
     view.budget = 80
     assert view.errors.message == ""
     assert view.analysis.budget == 80 and view.analysis.quotas.sum() == 80
-    assert view.overlap_pane.object["data"][0]["text"] != before
+    assert view.overlap_figure()["data"][0]["text"] != before
     np.testing.assert_allclose(_overlap_from_figure(view), overlap_matrix(view.analysis.selections))
 
 
 def test_components_weights_and_duplicates_change_the_selection(view):
     view.n_components = 3
-    assert len(view.overlap_pane.object["data"][0]["z"]) == 3
-    assert len(view.pc_pane.object["data"][0]["z"]) == 3
-    np.testing.assert_allclose(np.array(view.pc_pane.object["data"][0]["z"]), np.eye(3), atol=1e-6)
+    assert len(view.overlap_figure()["data"][0]["z"]) == 3
+    assert len(view.pc_figure()["data"][0]["z"]) == 3
+    np.testing.assert_allclose(np.array(view.pc_figure()["data"][0]["z"]), np.eye(3), atol=1e-6)
     view.weight_1 = 3.0
     q = view.analysis.quotas
     assert q[0] > q[1] and q.sum() == 40
@@ -56,26 +58,26 @@ def test_components_weights_and_duplicates_change_the_selection(view):
 
 
 def test_map_is_recoloured_not_recomputed(view):
-    xs_before = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
-    groups_before = [len(tr["x"]) for tr in view.map_pane.object["data"]]
+    xs_before = sorted(x for tr in view.map_figure()["data"] for x in tr["x"])
+    groups_before = [len(tr["x"]) for tr in view.map_figure()["data"]]
     view.budget = 90
-    xs_after = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    xs_after = sorted(x for tr in view.map_figure()["data"] for x in tr["x"])
     assert xs_after == xs_before  # same coordinates, only the grouping changed
-    assert [len(tr["x"]) for tr in view.map_pane.object["data"]] != groups_before
-    assert all(tr["type"] == "scattergl" for tr in view.map_pane.object["data"])
+    assert [len(tr["x"]) for tr in view.map_figure()["data"]] != groups_before
+    assert all(tr["type"] == "scattergl" for tr in view.map_figure()["data"])
     view.map_kind = "pca"
-    xs_pca = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    xs_pca = sorted(x for tr in view.map_figure()["data"] for x in tr["x"])
     assert xs_pca == sorted(view.data.maps["pca"][:, 0].tolist())
-    assert "<b>d" in view.map_pane.object["data"][1]["text"][0]  # hover shows the document
+    assert "<b>d" in view.map_figure()["data"][1]["text"][0]  # hover shows the document
 
 
 def test_tables_and_baselines(view):
-    t = view.table.value
+    t = view.selection_frame()
     assert len(t) == 40 and {"component", "preview", "score"} <= set(t.columns)
-    cmp = view.baseline_table.value
+    cmp = view.baseline_frame()
     assert cmp["method"].iloc[0].startswith("ODiS") and "random" in set(cmp["method"])
     assert (cmp["docs"] == len(view.analysis.union)).all()
-    bars = view.baseline_pane.object["data"]
+    bars = view.baseline_figure()["data"]
     assert len(bars) == view.n_components
 
 
@@ -86,11 +88,11 @@ def test_token_level_overlap(view):
 
 
 def test_bad_budget_shows_a_message_and_keeps_the_figures(view):
-    before = view.overlap_pane.object
+    before = view.overlap_figure()
     view.param.budget.bounds = (1, 10_000)  # let an out-of-range value through to lab
     view.budget = 500
     assert "budget" in view.errors.message and "120" in view.errors.message
-    assert view.overlap_pane.object is before
+    assert json.dumps(view.overlap_figure()) == json.dumps(before)
 
 
 def test_map_recompute_runs_in_the_background(view):
@@ -99,7 +101,7 @@ def test_map_recompute_runs_in_the_background(view):
     assert view.recompute_map()
     view.job.wait(120)
     assert view.errors.message == "" and view.job.errors.message == ""
-    xs = sorted(x for tr in view.map_pane.object["data"] for x in tr["x"])
+    xs = sorted(x for tr in view.map_figure()["data"] for x in tr["x"])
     assert xs != sorted(view.data.maps["pca"][:, 0].tolist())  # the recomputed map replaced the placeholder
     from lab.odis import embedding_map
 
@@ -110,5 +112,5 @@ def test_default_page_builds_from_the_shipped_artifacts():
     v = create_view()
     assert v.errors.message == "", v.errors.message
     assert v.data.n > 1000 and v.data.embeddings.shape[1] == 384
-    assert len(v.map_pane.object["data"]) == v.n_components + 2
+    assert len(v.map_figure()["data"]) == v.n_components + 2
     assert v.__panel__() is not None

@@ -9,7 +9,7 @@ import pytest
 import lab.odis as odis
 from lab.runs import Run
 
-from tests.lab.odis_texts import random_texts
+from tests.lab.odis.odis_texts import random_texts
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def test_equal_size_selections_and_a_resumable_run(corpus, tmp_path):
     flag = {"stop": False}
 
     def progress(fraction, message="", **partial):  # stop once the first (method, seed) run has finished
-        if partial.get("rows"):
+        if partial.get("row"):  # one event per finished run
             flag["stop"] = True
 
     rows = odis.downstream_check(corpus, methods=("odis", "random"), seeds=(0,), steps=2, batch_size=2,

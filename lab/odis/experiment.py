@@ -1,30 +1,56 @@
-"""The default experiment's numbers in one JSON-ready dict (what data/odis/report.json holds)."""
+"""The ODiS study's experiments as plain functions, and its one table of presets.
+
+:func:`default_report` gives the default experiment's numbers in one JSON-ready dict (what
+data/odis/report.json holds); the downstream language-model check is a long training job in
+:mod:`lab.odis.training`. Every setting they, the page or a script use by default is a named
+entry of :data:`PRESETS`.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lab.odis.analysis import analyse
+from lab.progress import Progress, resolve
 
-__all__ = ["default_report"]
+__all__ = ["PRESETS", "default_report"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The default experiment's report (scripts/make_odis_data.py): the selection at several
+    # budgets, each a fraction of the corpus.
+    "report": {"n_components": 4, "budget_fractions": (0.05, 0.1, 0.2), "base_fraction": 0.1, "seed": 0},
+    # The downstream check (`ortholab train odis`): equal-size selections by each method, the
+    # same small RoPE-only model trained on each, one common validation split.
+    "downstream": {"methods": ("odis", "random", "mean", "single"), "seeds": (0, 1, 2), "budget_fraction": 0.3,
+                   "n_components": 4, "single_dimension": "real_word_share", "steps": 200, "batch_size": 16,
+                   "vocab_size": 4000, "val_fraction": 0.1},
+    # The document map: UMAP (cosine) of the MiniLM embeddings, or PCA.
+    "map": {"n_neighbors": 15, "min_dist": 0.1, "seed": 0},
+    # What the page starts with, and how much of each selected document it shows.
+    "page": {"budget": 200, "n_components": 4, "preview_chars": 140, "max_components": 6},
+    # The shipped artifacts in data/odis (scripts/make_odis_data.py).
+    "shipped": {"preview_chars": 400, "embed_batch_size": 64},
+}
 
 
-def default_report(scores: pd.DataFrame, *, texts=None, embeddings=None, token_counts=None, n_components: int = 4,
-                   budget_fractions=(0.05, 0.1, 0.2), seed: int = 0,
-                   progress: Callable[..., None] | None = None) -> dict:
+def default_report(scores: pd.DataFrame, *, texts=None, embeddings=None, token_counts=None,
+                   n_components: int = PRESETS["report"]["n_components"],
+                   budget_fractions=PRESETS["report"]["budget_fractions"], seed: int = PRESETS["report"]["seed"],
+                   progress: Progress | None = None) -> dict:
     """Correlations before/after PCA, explained variance, overlaps, and per-component regressor R^2.
 
     ``embeddings`` (n, f) enables the MiniLM regressors; ``texts`` enables the TF-IDF ones.
     """
     from lab.odis.regress import ComponentRegressor
 
-    progress = progress or (lambda *a, **k: None)
+    progress, _ = resolve(progress, None)
     n = len(scores)
     out: dict = {"n_docs": n, "dimensions": list(scores.columns), "n_components": n_components}
-    base = analyse(scores, n_components=n_components, budget=max(1, int(0.1 * n)), token_counts=token_counts)
+    base_budget = max(1, int(PRESETS["report"]["base_fraction"] * n))
+    base = analyse(scores, n_components=n_components, budget=base_budget, token_counts=token_counts)
     out["raw_corr"] = base.raw_corr.round(6).tolist()
     off = base.raw_corr[~np.eye(len(base.raw_corr), dtype=bool)]
     out["raw_corr_max_abs_offdiag"] = float(np.abs(off).max())

@@ -1,4 +1,4 @@
-"""The downstream check: the same small language model trained on equal-size selections.
+"""The study's long job, the downstream check: one small language model trained on equal-size selections.
 
 Protocol (defaults chosen for a 2-core CPU; every knob is a parameter):
 
@@ -20,18 +20,21 @@ where it stopped (``resume=<run dir>``).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from lab.checks import check_float, check_int
+from lab.odis.experiment import PRESETS
+from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run
 
 __all__ = ["downstream_check", "summarise_downstream", "DOWNSTREAM_METHODS", "STUDY"]
 
 STUDY = "odis"
-DOWNSTREAM_METHODS = ("odis", "random", "mean", "single")
+DOWNSTREAM_METHODS = PRESETS["downstream"]["methods"]
+_D = PRESETS["downstream"]
 
 
 def _selection(method: str, scores: pd.DataFrame, budget: int, *, n_components: int, seed: int,
@@ -49,20 +52,20 @@ def _selection(method: str, scores: pd.DataFrame, budget: int, *, n_components: 
 
 
 def downstream_check(corpus: pd.DataFrame | None = None, *, methods: Sequence[str] = DOWNSTREAM_METHODS,
-                     seeds: Sequence[int] = (0, 1, 2), budget_fraction: float = 0.3, n_components: int = 4,
-                     single_dimension: str = "real_word_share", steps: int = 200, batch_size: int = 16,
-                     vocab_size: int = 4000, val_fraction: float = 0.1, max_docs: int | None = None,
+                     seeds: Sequence[int] = _D["seeds"], budget_fraction: float = _D["budget_fraction"],
+                     n_components: int = _D["n_components"], single_dimension: str = _D["single_dimension"],
+                     steps: int = _D["steps"], batch_size: int = _D["batch_size"], vocab_size: int = _D["vocab_size"],
+                     val_fraction: float = _D["val_fraction"], max_docs: int | None = None,
                      model_config=None, device: str | None = None, save: bool = True, root=None,
-                     resume: str | None = None, progress: Callable[..., None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+                     resume: str | None = None, progress: Progress | None = None,
+                     should_stop: ShouldStop | None = None) -> pd.DataFrame:
     """Train the same model on each method's selection for each seed; one row per run.
 
     Columns: method, seed, docs, train_tokens, val_loss, val_ppl, val_bpb, train_loss.
     """
     from lab.corpus import split_corpus, stdlib_corpus
     from lab.odis.scorers import score_dimensions
-    from lab.threephase import WordTokenizer
-    from lab.threephase import train_language_model
+    from lab.threephase import WordTokenizer, train_language_model
 
     unknown = [m for m in methods if m not in DOWNSTREAM_METHODS]
     if unknown or not methods:
@@ -71,8 +74,7 @@ def downstream_check(corpus: pd.DataFrame | None = None, *, methods: Sequence[st
         raise ValueError("seeds: expected at least one seed")
     frac = check_float("budget_fraction", budget_fraction, lo=0.01, hi=1.0)
     check_int("steps", steps, lo=1)
-    progress = progress or (lambda *a, **k: None)
-    should_stop = should_stop or (lambda: False)
+    progress, should_stop = resolve(progress, should_stop)
     df = stdlib_corpus(max_docs=max_docs) if corpus is None else corpus
     if "text" not in df.columns or len(df) < 10:
         raise ValueError(f"corpus: expected a DataFrame with a 'text' column and at least 10 documents, got {len(df)}")
@@ -117,7 +119,7 @@ def downstream_check(corpus: pd.DataFrame | None = None, *, methods: Sequence[st
         rows.append(row)
         if run is not None:
             run.log_metrics(j, **row)
-        progress((j + 1) / len(jobs), f"{method} seed {seed}: val ppl {row['val_ppl']:.1f}", rows=list(rows))
+        progress((j + 1) / len(jobs), f"{method} seed {seed}: val ppl {row['val_ppl']:.1f}", row=row)
     out = pd.DataFrame(rows, columns=["method", "seed", "docs", "train_tokens", "val_loss", "val_ppl", "val_bpb",
                                       "train_loss"])
     if run is not None:
