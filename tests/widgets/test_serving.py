@@ -78,7 +78,7 @@ def _session_token(url: str) -> str:
 def _open_websocket(base: str, route: str, origin: str) -> int:
     """Open the page's websocket with a valid session token from ``origin``; the HTTP status."""
     token = _session_token(f"{base}{route}")
-    ws_url = base.replace("http://", "ws://") + f"{route}/ws"
+    ws_url = base.replace("http://", "ws://") + route.rstrip("/") + "/ws"
 
     async def attempt() -> int:
         req = HTTPRequest(ws_url, headers={"Origin": origin})
