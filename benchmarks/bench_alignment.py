@@ -25,8 +25,6 @@ import platform
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 import numpy as np
 import scipy
 import scipy.linalg
@@ -35,6 +33,14 @@ import torch
 from benchmarks.timing import median_ms
 from lab.alignment import ProcrustesAligner, retrieval_top1
 from lab.device import describe_device
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _verdict(row: dict) -> str:
+    if "meets_target" not in row:
+        return ""
+    return "(met)" if row["meets_target"] else "(NOT met)"
 
 
 def _pair(n: int, d: int, dev: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,7 +155,7 @@ def main() -> int:
         ratio = r.get("ratio_ours_over_baseline")
         print(f"{r['name']:16s} {r['device']:28s} {size:>22s} {r['ours_ms']:9.1f} "
               f"{base if base is None else round(base, 1)!s:>12s} {'-' if ratio is None else f'{ratio:.2f}':>7s}  "
-              f"{r.get('target', '')} {'' if 'meets_target' not in r else ('(met)' if r['meets_target'] else '(NOT met)')}")
+              f"{r.get('target', '')} {_verdict(r)}")
     meta = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "scipy": scipy.__version__, "machine": platform.machine(), "threads": torch.get_num_threads(),
             "repeats": a.repeats, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -13,12 +13,13 @@ import json
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 import pandas as pd
 import torch
 
-from lab.alignment import anchor_curve, compare_maps, load_shipped, run_alignment
+from lab.alignment import PRESETS, anchor_curve, compare_maps, load_shipped, run_alignment
+
+REPO = Path(__file__).resolve().parent.parent
+REPORT = PRESETS["report"]
 
 
 def _agg(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
@@ -30,7 +31,7 @@ def _agg(df: pd.DataFrame, by: list[str], cols: list[str]) -> pd.DataFrame:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=REPORT["seeds"])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "alignment_experiments.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -39,36 +40,37 @@ def main() -> int:
     results: dict = {"seeds": list(seeds)}
     toy = load_shipped("toyclip")
     rows = []
+    k_main = REPORT["anchor_classes"]
     for s in seeds:
-        r = run_alignment(toy, n_anchor_classes=10, seed=s)
+        r = run_alignment(toy, n_anchor_classes=k_main, seed=s)
         for rec in r.metrics.to_dict(orient="records"):
             rows.append({"seed": s, "n_anchors": len(r.anchors), **rec})
     before_after = pd.DataFrame(rows).groupby(["metric", "modality"])[["before", "after"]].agg(["mean", "std"])
     before_after.columns = [f"{x}_{y}" for x, y in before_after.columns]
     before_after = before_after.reset_index()
-    print("toy CLIPs, orthogonal map on 10 anchor classes, scored on held-back images:")
+    print(f"toy CLIPs, orthogonal map on {k_main} anchor classes, scored on held-back images:")
     print(before_after.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    results["toy_before_after_10_classes"] = before_after.to_dict(orient="records")
+    results[f"toy_before_after_{k_main}_classes"] = before_after.to_dict(orient="records")
 
     heads = ["image_top1", "image_class_top1", "text_top1", "zero_shot"]
-    for k in (3, 5, 10):
+    for k in REPORT["compare_classes"]:
         table = compare_maps(toy, n_anchor_classes=k, seeds=seeds)
         agg = _agg(table, ["map_type"], heads)
         print(f"\nheld-out classes, maps fitted on {k} anchor classes:")
         print(agg.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         results[f"toy_compare_maps_{k}_classes"] = agg.to_dict(orient="records")
 
-    curve = anchor_curve(toy, counts=[1, 2, 3, 5, 8, 10, 15, 20, 30], seeds=seeds)
+    curve = anchor_curve(toy, counts=REPORT["curve_counts"], seeds=seeds)
     agg = _agg(curve, ["map_type", "n_anchor_classes"], heads)
     print("\nanchor curve (all held-back images):")
     print(agg.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     results["toy_anchor_curve"] = agg.to_dict(orient="records")
 
-    for name in ("minilm_layer3", "minilm_layer1"):
+    for name in REPORT["minilm_sources"]:
         data = load_shipped(name)
         recs = []
-        for mt in ("orthogonal", "linear"):
-            for k in (2, 5, 10, 20, 30):
+        for mt in REPORT["minilm_maps"]:
+            for k in REPORT["minilm_classes"]:
                 for s in seeds:
                     r = run_alignment(data, n_anchor_classes=k, map_type=mt, seed=s)
                     m = r.metrics.set_index(["metric", "modality"])

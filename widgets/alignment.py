@@ -9,7 +9,6 @@ events arrive in order and are appended to the results they build.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -18,37 +17,34 @@ import panel as pn
 import param
 
 from lab.alignment import (
+    MAP_TYPES,
     PRESETS,
+    PROJECTIONS,
     AlignmentData,
     AlignmentResult,
-    anchor_curve,
     anchor_range,
-    compare_maps,
+    anchor_sweep,
     comparison_size,
     default_anchor_count,
     load_byo,
     load_shipped,
     project_2d,
+    retrain_pair,
     run_alignment,
-    train_pair,
 )
 from lab.device import describe_device
-from lab.progress import scaled
 from widgets import alignment_figures as figs
 from widgets.common import MAX_UPLOAD_BYTES, StudyView, keeps_last, plotly_pane
 from widgets.figures import empty_figure
 
 __all__ = ["AlignmentView", "create_view", "SOURCES"]
 
-# page label -> shipped artifact name (see lab.alignment.SHIPPED)
-SOURCES = {
-    "Toy CLIPs on drawn shapes": "toyclip",
-    "MiniLM: sentence embedding vs layer 3": "minilm_layer3",
-    "MiniLM: sentence embedding vs layer 1": "minilm_layer1",
-}
+# page label -> shipped artifact name (lab.alignment.PRESETS["page"]["sources"])
+SOURCES: dict[str, str] = PRESETS["page"]["sources"]
+# the group control's labels -> ProcrustesAligner's allow_reflection
 GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
-SMOKE_PAIR = PRESETS["smoke-pair"]
+RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
 
 INTRO = """
 ## Representation alignment via orthogonal maps
@@ -74,18 +70,18 @@ class AlignmentView(StudyView):
                            doc="Subtract each space's own anchor mean before fitting.")
     group = param.Selector(objects=list(GROUPS), default=next(iter(GROUPS)), label="Group",
                            doc="Orthogonal maps with reflections (O(d)) or proper rotations only (SO(d)).")
-    map_type = param.Selector(objects=["orthogonal", "linear", "mlp"], default="orthogonal", label="Map",
+    map_type = param.Selector(objects=list(MAP_TYPES), default="orthogonal", label="Map",
                               doc="The fitted map: orthogonal Procrustes, unconstrained least squares, or a small MLP.")
-    projection = param.Selector(objects=["pca", "umap"], default="pca", label="2-D view",
+    projection = param.Selector(objects=list(PROJECTIONS), default="pca", label="2-D view",
                                 doc="2-D view: PCA of space B (instant) or UMAP (computed in the background).")
     n_points = param.Integer(default=200, bounds=(20, 600), label="Points shown", doc="Items drawn in the 2-D view.")
     seed = param.Integer(default=0, bounds=(0, 99), label="Anchor seed", doc="Seed for the choice of anchor classes.")
     load = param.Action(lambda self: self.load_files(), label="Load my embeddings",
                         doc="Load the uploaded files (or the paths typed) as a new data source.")
-    train_steps = param.Integer(default=SMOKE_PAIR.steps, bounds=(20, 2500), step=20,
+    train_steps = param.Integer(default=RETRAIN_PAIR.steps, bounds=(20, PRESETS["shipped-pair"].steps), step=20,
                                 label="Training steps per model", doc="Optimiser steps of each retrained toy CLIP.")
-    retrain_pair = param.Action(lambda self: self.retrain(), label="Retrain the toy CLIPs here",
-                                doc="Train model A and model B from scratch; the pair becomes a data source.")
+    retrain_button = param.Action(lambda self: self.retrain(), label="Retrain the toy CLIPs here",
+                                  doc="Train model A and model B from scratch; the pair becomes a data source.")
     # Results, shown by the figures that depend on them (not controls).
     data = param.ClassSelector(class_=AlignmentData, default=None, allow_None=True, precedence=-1,
                                doc="The embedding pair of the selected source.")
@@ -95,15 +91,13 @@ class AlignmentView(StudyView):
     compare_rows = param.List(default=[], precedence=-1, doc="Rows of the held-out map comparison so far.")
     umap_coords = param.Dict(default=None, allow_None=True, precedence=-1, doc="The latest UMAP coordinates.")
     loss_log = param.List(default=[], precedence=-1, doc="(model, step, loss) of the retraining run.")
+    sweep_settings = param.Tuple(default=None, allow_None=True, length=2, precedence=-1,
+                                 doc="(data, center) of the sweep the page asked for last.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._datasets: dict[str, AlignmentData] = {}
         self._umap_cache: dict[tuple, dict[str, np.ndarray]] = {}
-        # The settings a background result must match to be shown; a job whose settings no
-        # longer match restarts with the new ones when it ends.
-        self._sweep_wanted: tuple | None = None
-        self._umap_wanted: tuple | None = None
         self.curve_job = self.add_job("anchor sweep")
         self.umap_job = self.add_job("UMAP")
         self.train_job = self.add_job("retraining")
@@ -128,6 +122,9 @@ class AlignmentView(StudyView):
         self.path_a = pn.widgets.TextInput(placeholder="…or a path on the server for space A",
                                            sizing_mode="stretch_width")
         self.path_b = pn.widgets.TextInput(placeholder="…and for space B (optional)", sizing_mode="stretch_width")
+        # The loss figure joins the (collapsed) retrain card with the first retraining, so an
+        # unused hidden plot does not sit in the page ahead of the figures the page is about.
+        self.loss_area = pn.Column(sizing_mode="stretch_width")
         self._load_source()
 
     # ------------------------------------------------------------------ data
@@ -236,12 +233,14 @@ class AlignmentView(StudyView):
         rows = res.eval_rows[pick]
         if data.labels is not None and data.label_names:
             names = data.label_names
-            hover = [f"{names[i]} (item {r})" if i < len(names) else f"item {r}" for i, r in zip(data.labels[rows], rows)]
+            hover = [f"{names[i]} (item {r})" if i < len(names) else f"item {r}"
+                     for i, r in zip(data.labels[rows], rows)]
         else:
             hover = [f"item {r}" for r in rows]
         return rows, pick, hover
 
     def _umap_key(self) -> tuple:
+        """What the UMAP coordinates depend on (the datasets stay in _datasets, so ids are not reused)."""
         return (id(self.data), self.center, self.n_anchor_classes, self.map_type, self.group, self.seed,
                 min(self.n_points, self.result.eval_rows.size))
 
@@ -265,11 +264,11 @@ class AlignmentView(StudyView):
         """With the UMAP view on, compute the coordinates the controls ask for (unless cached)."""
         if self.projection != "umap" or self.result is None or self.closed:
             return
-        self._umap_wanted = key = self._umap_key()
+        key = self._umap_key()
         if key in self._umap_cache:
             return
         if self.umap_job.running:
-            self.umap_job.stop()  # its end starts the run that is wanted now
+            self.umap_job.stop()  # its end starts the run the controls ask for now
             return
         rows, pick, _ = self._view_rows()
         before, after, target = self.data.x[rows], self.result.x_after[pick], self.data.y[rows]
@@ -282,46 +281,44 @@ class AlignmentView(StudyView):
         def done(coords):
             if coords is not None:
                 self._umap_cache[key] = coords
-            if self._umap_wanted == key:
+            if self.result is not None and self._umap_key() == key:
                 self.umap_coords = coords
-            else:
+            else:  # the controls moved on while it ran
                 self.request_umap()
 
         self.umap_job.start(work, on_done=done)
 
     # ------------------------------------------------------------------ sweeps
-    def _sweep_key(self) -> tuple:
-        return (id(self.data), self.center)
-
     def start_sweep(self) -> None:
-        """Anchor-count curve and held-out map comparison for the current data, in the background."""
+        """Anchor-count curve and held-out map comparison for the current data, in the background.
+
+        Asked while a sweep runs, it stops that one; the old sweep's end starts the one asked
+        for last (a sweep stopped with its own Stop button is not restarted).
+        """
         if self.data is None or self.closed:
             return
-        self._sweep_wanted = key = self._sweep_key()
-        if self.curve_job.running:
-            self.curve_job.stop()  # its end starts the sweep that is wanted now
-            return
-        data, center = self.data, self.center
-        n_cmp = comparison_size(data)
+        # A new tuple on every request, so a request for settings equal to the running sweep's
+        # (asked away and back while it stopped) still counts as newer than that sweep.
+        self.sweep_settings = settings = (self.data, self.center)
         self.curve_rows, self.compare_rows = [], []
+        if self.curve_job.running:
+            self.curve_job.stop()
+            return
+        data, center = settings
 
         def work(progress, should_stop):
-            anchor_curve(data, center=center, progress=scaled(progress, 0.0, 0.7, stage="curve"),
-                         should_stop=should_stop)
-            if not should_stop():
-                compare_maps(data, n_anchor_classes=n_cmp, center=center,
-                             progress=scaled(progress, 0.7, 1.0, stage="compare"), should_stop=should_stop)
+            return anchor_sweep(data, center=center, progress=progress, should_stop=should_stop)
 
         def on_row(event):
-            if self._sweep_wanted != key or "row" not in event:
-                return  # a result of settings the page no longer shows
+            if self.sweep_settings is not settings or "row" not in event:
+                return  # a row of a sweep the page no longer asks for
             if event["stage"] == "curve":
                 self.curve_rows = [*self.curve_rows, event["row"]]
             else:
                 self.compare_rows = [*self.compare_rows, event["row"]]
 
         def done(_result):
-            if self._sweep_wanted != key and not self.closed:
+            if self.sweep_settings is not settings and not self.closed:
                 self.start_sweep()
 
         self.curve_job.start(work, on_partial=on_row, on_done=done)
@@ -378,15 +375,13 @@ class AlignmentView(StudyView):
         """Train a fresh toy-CLIP pair in the background; the result becomes a new data source."""
         if self.train_job.running or self.closed:
             return False
-        cfg = dataclasses.replace(SMOKE_PAIR, steps=int(self.train_steps))
+        steps = int(self.train_steps)
         self.loss_log = []
+        if not self.loss_area.objects:
+            self.loss_area.append(plotly_pane(self.loss_figure, height=260))
 
         def work(progress, should_stop):
-            from lab.runs import Run
-
-            run = Run.create("alignment", {"pair": dataclasses.asdict(cfg)}, name="page-retrain")
-            data, _ = train_pair(cfg, run=run, progress=progress, should_stop=should_stop)
-            return data
+            return retrain_pair(steps, progress=progress, should_stop=should_stop)
 
         def on_loss(event):
             if "loss" in event:
@@ -422,10 +417,10 @@ class AlignmentView(StudyView):
         retrain = pn.Card(
             pn.pane.Markdown("Trains model A (CNN + bag of words) and model B (MLP + ordered words) from scratch on "
                              "freshly drawn shapes, then adds them as a data source.", styles={"font-size": "0.85em"}),
-            pn.Param(self.param, parameters=["train_steps", "retrain_pair"], show_name=False,
+            pn.Param(self.param, parameters=["train_steps", "retrain_button"], show_name=False,
                      widgets={"train_steps": {"type": pn.widgets.IntSlider},
-                              "retrain_pair": {"type": pn.widgets.Button, "color": "success"}}),
-            self.train_job, plotly_pane(self.loss_figure, height=260),
+                              "retrain_button": {"type": pn.widgets.Button, "color": "success"}}),
+            self.train_job, self.loss_area,
             title="Retrain the toy models", collapsed=True, sizing_mode="stretch_width",
         )
         side = pn.Column(controls, ortho, byo, retrain, width=330)

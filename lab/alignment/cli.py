@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, help="a run directory to continue (its config is reused)")
     p.add_argument("--out", default=None, help="also write the embeddings here in the shipped .npz format")
     p.add_argument("--device", default=None, help="'cpu', 'cuda' or 'cuda:N' (default: CUDA when present)")
-    p.add_argument("--anchors", type=int, default=10, help="anchor classes for the printed summary (default 10)")
+    n = PRESETS["report"]["anchor_classes"]
+    p.add_argument("--anchors", type=int, default=n, help=f"anchor classes for the printed summary (default {n})")
     return p
 
 

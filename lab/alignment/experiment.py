@@ -17,7 +17,7 @@ Protocol (following the paper, in miniature):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -33,10 +33,11 @@ from lab.alignment.metrics import (
     unbiased_cka,
 )
 from lab.alignment.sources import AlignmentData
-from lab.alignment.training import PairConfig
+from lab.alignment.training import PairConfig, train_pair
 from lab.checks import check_int
 from lab.device import to_numpy
-from lab.progress import Progress, ShouldStop, resolve
+from lab.progress import Progress, ShouldStop, resolve, scaled
+from lab.runs import Run
 
 __all__ = [
     "PRESETS",
@@ -47,6 +48,8 @@ __all__ = [
     "run_alignment",
     "compare_maps",
     "anchor_curve",
+    "anchor_sweep",
+    "retrain_pair",
     "project_2d",
     "anchor_range",
     "PROJECTIONS",
@@ -63,10 +66,36 @@ PRESETS: dict[str, Any] = {
     # 1/class_divisor of them, so enough classes stay held out); without labels, rows_per_dim x d rows.
     "compare": {"max_classes": 5, "class_divisor": 3, "rows_per_dim": 2, "seeds": (0, 1, 2),
                 "map_types": MAP_TYPES},
-    # The anchor-count curve: seeds and maps at each count.
+    # The anchor-count curve: seeds and maps at each of about n_counts geometrically spaced counts.
     "curve": {"seeds": (0, 1, 2), "map_types": ("orthogonal", "linear"), "n_counts": 8},
-    # What the page starts with: 10 anchor classes, or 2 x d anchor rows for unlabelled data.
-    "page": {"anchor_classes": 10, "rows_per_dim": 2},
+    # The dashboard page: its data sources (page label -> shipped artifact, see sources.SHIPPED),
+    # the anchor count it starts with (10 classes, or 2 x d rows for unlabelled data), and the
+    # pair its retrain button trains (the page sets the steps, at most those of the shipped pair).
+    "page": {
+        "sources": {
+            "Toy CLIPs on drawn shapes": "toyclip",
+            "MiniLM: sentence embedding vs layer 3": "minilm_layer3",
+            "MiniLM: sentence embedding vs layer 1": "minilm_layer1",
+        },
+        "anchor_classes": 10,
+        "rows_per_dim": 2,
+        "retrain": "smoke-pair",
+    },
+    # scripts/alignment_experiments.py: the report's numbers over `seeds` anchor seeds.
+    "report": {
+        "seeds": 5,
+        "anchor_classes": 10,
+        "compare_classes": (3, 5, 10),
+        "curve_counts": (1, 2, 3, 5, 8, 10, 15, 20, 30),
+        "minilm_sources": ("minilm_layer3", "minilm_layer1"),
+        "minilm_maps": ("orthogonal", "linear"),
+        "minilm_classes": (2, 5, 10, 20, 30),
+    },
+    # scripts/make_alignment_data.py --only minilm: standard-library docstrings of the n_classes most
+    # frequent packages (those with at least min_per_class), per_class each, cut to max_chars,
+    # embedded by MiniLM (final sentence embedding and the mean-pooled states of `layers`).
+    "minilm-data": {"n_classes": 30, "per_class": 40, "min_per_class": 12, "min_chars": 200, "max_chars": 400,
+                    "layers": (1, 3)},
 }
 
 
@@ -289,6 +318,57 @@ def anchor_curve(
                 done += 1
                 progress(done / total, f"{k} anchors, {mt}, seed {seed}", row=out[-1])
     return pd.DataFrame(out)
+
+
+def anchor_sweep(
+    data: AlignmentData,
+    *,
+    center: bool = True,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The page's background sweep: the anchor-count curve, then the held-out map comparison.
+
+    Both with their PRESETS settings; the comparison uses :func:`comparison_size` anchors.
+    Every finished row is one progress event carrying ``row`` and ``stage`` ("curve" for the
+    first 70 % of the range, then "compare"). Returns (curve, comparison): what was finished
+    when ``should_stop`` said so (the comparison empty if it never started).
+    """
+    progress, should_stop = resolve(progress, should_stop)
+    curve = anchor_curve(data, center=center, progress=scaled(progress, 0.0, 0.7, stage="curve"),
+                         should_stop=should_stop)
+    if should_stop():
+        return curve, pd.DataFrame()
+    comparison = compare_maps(data, n_anchor_classes=comparison_size(data), center=center,
+                              progress=scaled(progress, 0.7, 1.0, stage="compare"), should_stop=should_stop)
+    return curve, comparison
+
+
+def retrain_pair(
+    steps: int | None = None,
+    *,
+    preset: str = PRESETS["page"]["retrain"],
+    name: str = "page-retrain",
+    device: Any = None,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+) -> AlignmentData | None:
+    """Train a fresh toy-CLIP pair of ``PRESETS[preset]`` (``steps`` per model) as a new run.
+
+    The run is recorded with the study's runs under ``name``, so a stopped one can be resumed
+    with ``ortholab train alignment --resume``. Returns the new pair's AlignmentData, or None
+    when stopped. Progress events carry ``model``, ``step`` and ``loss``, one per logged
+    training step, as :func:`~lab.alignment.training.train_pair` reports them.
+    """
+    if not isinstance(PRESETS.get(preset), PairConfig):
+        pairs = sorted(k for k, v in PRESETS.items() if isinstance(v, PairConfig))
+        raise ValueError(f"preset: expected one of {pairs}, got {preset!r}")
+    cfg = PRESETS[preset]
+    if steps is not None:
+        cfg = replace(cfg, steps=check_int("steps", steps, lo=1))
+    run = Run.create("alignment", {"pair": asdict(cfg)}, name=name)
+    data, _ = train_pair(cfg, run=run, device=device, progress=progress, should_stop=should_stop)
+    return data
 
 
 def project_2d(

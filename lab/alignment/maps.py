@@ -257,12 +257,9 @@ class ProcrustesAligner:
             self.mean_y_ = torch.zeros_like(stats.sum_y)
         return self
 
-    def _check_fitted(self) -> None:
-        check_fitted(self, "rotation_", fit_call="fit(X, Y)")
-
     def transform(self, X: Any) -> torch.Tensor:
         """(n, d_x) -> (n, d_y): (X - mean_x_) @ rotation_ + mean_y_ on X's device."""
-        self._check_fitted()
+        check_fitted(self, "rotation_", fit_call="fit(X, Y)")
         X = as_tensor(X, name="X", device=self.device)
         check_matrix("X", X, cols=self.rotation_.shape[0])
         if self.normalize:
@@ -272,7 +269,7 @@ class ProcrustesAligner:
 
     def inverse_transform(self, Y: Any) -> torch.Tensor:
         """(n, d_y) -> (n, d_x): the map back, (Y - mean_y_) @ rotation_.T + mean_x_."""
-        self._check_fitted()
+        check_fitted(self, "rotation_", fit_call="fit(X, Y)")
         Y = as_tensor(Y, name="Y", device=self.device)
         check_matrix("Y", Y, cols=self.rotation_.shape[1])
         R = self.rotation_.to(Y.device, Y.dtype)
@@ -281,7 +278,7 @@ class ProcrustesAligner:
     @property
     def matrix_(self) -> torch.Tensor:
         """The linear part of the map (shared name across aligners)."""
-        self._check_fitted()
+        check_fitted(self, "rotation_", fit_call="fit(X, Y)")
         return self.rotation_
 
 
@@ -299,10 +296,9 @@ class LinearMapAligner:
         Subtract each side's own mean before fitting.
     ridge : float, default 0.0
         L2 penalty on W (0 = plain least squares, minimum-norm when underdetermined).
-    device, dtype : torch.device or str, torch.dtype, optional
-        Where and in what precision to fit; default: the input's own.
-    chunk_rows : int, default 65536
-        Rows moved to the device at a time when streaming.
+    device, dtype, chunk_rows : as in :class:`ProcrustesAligner`
+        Where and in what precision to fit (default: the input's own), and the rows moved
+        to the device at a time when streaming.
 
     Attributes
     ----------
@@ -330,8 +326,13 @@ class LinearMapAligner:
         self.chunk_rows = chunk_rows
 
     def fit(self, X: Any, Y: Any = None) -> "LinearMapAligner":
-        """Fit on ``X : array-like of shape (n_samples, d_x)`` and ``Y : array-like of shape (n_samples, d_y)``
-        (or an iterable of chunk pairs as ``X``); returns self."""
+        """Solve for ``weight_`` on paired rows; returns self.
+
+        Parameters
+        ----------
+        X, Y : array-like of shape (n_samples, d_x) and (n_samples, d_y)
+            Paired rows of the two spaces; or chunk pairs streamed as in :meth:`ProcrustesAligner.fit`.
+        """
         ridge = check_float("ridge", self.ridge, lo=0.0)
         stats = cross_statistics(X, Y, with_gram=True, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
         G = stats.centred_gram(bool(self.center))  # (d_x, d_x)
@@ -356,6 +357,8 @@ class LinearMapAligner:
 
     @property
     def matrix_(self) -> torch.Tensor:
+        """(d_x, d_y): the linear part of the map, W itself."""
+        check_fitted(self, "weight_", fit_call="fit(X, Y)")
         return self.weight_
 
 
@@ -407,8 +410,13 @@ class MLPAligner:
         self.device = device
 
     def fit(self, X: Any, Y: Any = None) -> "MLPAligner":
-        """Train on ``X : array-like of shape (n_samples, d_x)`` and ``Y : array-like of shape (n_samples, d_y)``;
-        returns self."""
+        """Train the network on paired rows, full batch; returns self.
+
+        Parameters
+        ----------
+        X, Y : array-like of shape (n_samples, d_x) and (n_samples, d_y)
+            Paired rows of the two spaces (chunk pairs are concatenated: the MLP trains in memory).
+        """
         if Y is None:
             pairs = list(_pairs(X, None))
             X = torch.cat([as_tensor(a, name="X", device=self.device) for a, _ in pairs])
@@ -452,6 +460,8 @@ class MLPAligner:
 
     @property
     def matrix_(self) -> torch.Tensor:
+        """(d_x, d_y): the network's Jacobian at the anchor mean (its linear part there)."""
+        check_fitted(self, "model_", fit_call="fit(X, Y)")
         x0 = torch.zeros(1, self.mean_x_.shape[0], dtype=self.mean_x_.dtype, device=self.mean_x_.device)
         jac = torch.autograd.functional.jacobian(lambda v: self.model_(v), x0)  # (1, d_y, 1, d_x)
         return jac[0, :, 0, :].T.detach()  # (d_x, d_y)

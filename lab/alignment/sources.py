@@ -24,9 +24,12 @@ __all__ = ["AlignmentData", "from_arrays", "load_byo", "load_shipped", "SHIPPED"
 
 # name -> (file under data/alignment/, short description)
 SHIPPED = {
-    "toyclip": ("toyclip_embeddings.npz", "Two toy CLIPs trained here (CNN+bag-of-words vs MLP+ordered words) on drawn shapes"),
-    "minilm_layer3": ("minilm_layers.npz", "MiniLM sentence embedding vs its own layer-3 mean-pooled states, stdlib docs"),
-    "minilm_layer1": ("minilm_layers.npz", "MiniLM sentence embedding vs its own layer-1 mean-pooled states, stdlib docs"),
+    "toyclip": ("toyclip_embeddings.npz",
+                "Two toy CLIPs trained here (CNN+bag-of-words vs MLP+ordered words) on drawn shapes"),
+    "minilm_layer3": ("minilm_layers.npz",
+                      "MiniLM sentence embedding vs its own layer-3 mean-pooled states, stdlib docs"),
+    "minilm_layer1": ("minilm_layers.npz",
+                      "MiniLM sentence embedding vs its own layer-1 mean-pooled states, stdlib docs"),
 }
 MIN_ROWS = 10
 

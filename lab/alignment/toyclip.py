@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from lab.alignment.shapes import MAX_TOKENS, VOCAB, ShapesData
 from lab.checks import check_int
 from lab.device import pick_device
-from lab.progress import Progress, ShouldStop
+from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run
 from lab.seeding import seeded_init
 
@@ -135,7 +135,9 @@ class ToyClip(nn.Module):
         return F.normalize(self.text(tokens), dim=-1)  # (b, embed_dim)
 
 
-def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, caption_ids: torch.Tensor) -> torch.Tensor:
+def clip_loss(
+    img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, caption_ids: torch.Tensor
+) -> torch.Tensor:
     """Symmetric InfoNCE where every pair with the same caption counts as a positive.
 
     Note [duplicate captions]: a batch often holds several images with the same caption;
@@ -177,6 +179,7 @@ def train_toy_clip(
     ``should_stop()`` ends training early (the last checkpoint is written first).
     """
     train = train or TrainConfig()
+    progress, should_stop = resolve(progress, should_stop)
     steps = check_int("steps", train.steps, lo=1)
     batch = check_int("batch_size", train.batch_size, lo=2, hi=len(data))
     dev = pick_device(device)
@@ -207,7 +210,7 @@ def train_toy_clip(
     model.train()
     step = start
     for step in range(start, steps):
-        if should_stop is not None and should_stop():
+        if should_stop():
             save(step)
             break
         idx = torch.randint(0, len(data), (batch,), generator=gen)
@@ -223,9 +226,7 @@ def train_toy_clip(
             history.append(row)
             if run is not None:
                 run.log_metrics(step, loss=row["loss"], model=name)
-            if progress is not None:
-                progress((step + 1) / steps, f"{name}: step {step + 1}/{steps}, loss {row['loss']:.3f}",
-                         step=step, loss=row["loss"], model=name)
+            progress((step + 1) / steps, f"{name}: step {step + 1}/{steps}, loss {row['loss']:.3f}", **row)
         if (step + 1) % train.checkpoint_every == 0:
             save(step + 1)
     else:

@@ -36,9 +36,12 @@ class PairConfig:
     batch_size: int = 128
     lr: float = 3e-3
     data_seed: int = 0  # the training images; the evaluation images use data_seed + 1
-    model_a: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "cnn", "text_encoder": "bow", "seed": 1})
-    model_b: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "mlp", "text_encoder": "concat", "seed": 2})
-
+    # The two models differ in architecture and seed: model A a CNN + bag of words, model B an MLP
+    # + ordered words (the study asks whether models built differently still share one geometry).
+    model_a: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "cnn", "text_encoder": "bow",
+                                                             "seed": 1})
+    model_b: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "mlp", "text_encoder": "concat",
+                                                             "seed": 2})
 
 
 def _model_config(cfg: PairConfig, spec: dict[str, Any]) -> tuple[ToyClipConfig, TrainConfig]:
@@ -64,7 +67,8 @@ def toy_arrays(cfg: PairConfig, models: dict[str, Any]) -> dict[str, np.ndarray]
 
 def _spaces(cfg: PairConfig) -> list[str]:
     a, b = cfg.model_a, cfg.model_b
-    return [f"model A ({a['image_encoder']} + {a['text_encoder']})", f"model B ({b['image_encoder']} + {b['text_encoder']})"]
+    return [f"model A ({a['image_encoder']} + {a['text_encoder']})",
+            f"model B ({b['image_encoder']} + {b['text_encoder']})"]
 
 
 def train_pair(
@@ -87,7 +91,7 @@ def train_pair(
     models, histories = {}, {}
     for i, (key, spec) in enumerate((("a", cfg.model_a), ("b", cfg.model_b))):
         mc, tc = _model_config(cfg, spec)
-        sub = scaled(progress, i / 2, (i + 1) / 2)  # its events carry model="model_a" / "model_b"
+        sub = scaled(progress, i / 2, (i + 1) / 2)  # model A's steps fill the first half; its events name it
         models[key], histories[key] = train_toy_clip(mc, train, tc, run=run, name=f"model_{key}", device=device,
                                                      progress=sub, should_stop=should_stop)
         if should_stop():

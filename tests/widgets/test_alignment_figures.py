@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats import ortho_group
 
-from lab.alignment import from_arrays, project_2d, run_alignment
+from lab.alignment import anchor_curve, compare_maps, from_arrays, project_2d, run_alignment
 from widgets import alignment_figures as figs
 
 
@@ -43,7 +43,8 @@ def test_scatter_panels_link_each_item_to_its_pair(fitted):
     assert len(fig["data"]) == 6
     links = fig["data"][3]  # the "after" panel's grey pair lines: a, b, gap per item
     assert len(links["x"]) == 3 * 30 and links["x"][2] is None
-    assert links["x"][0] == pytest.approx(coords["after"][0, 0]) and links["x"][1] == pytest.approx(coords["target_after"][0, 0])
+    assert links["x"][0] == pytest.approx(coords["after"][0, 0])
+    assert links["x"][1] == pytest.approx(coords["target_after"][0, 0])
 
 
 def test_curve_and_comparison_aggregate_over_seeds():
@@ -58,6 +59,19 @@ def test_curve_and_comparison_aggregate_over_seeds():
     table = pd.DataFrame({"map_type": ["linear", "orthogonal", "orthogonal"], "image_top1": [0.5, 0.7, 0.9]})
     bars = figs.compare_figure(table, ("image", "text"), 5, "classes")["data"][0]
     assert bars["x"] == ["linear", "orthogonal"] and bars["y"] == pytest.approx([0.5, 0.8])
+
+
+def test_curve_and_comparison_of_real_sweeps(fitted):
+    data, _ = fitted
+    curve = anchor_curve(data, counts=[1, 3], seeds=(0, 1))
+    fig = figs.curve_figure(curve, 3, "classes", data.modalities)
+    ortho = next(t for t in fig["data"] if t["name"] == "orthogonal map, image")
+    expected = curve[curve["map_type"] == "orthogonal"].groupby("n_anchor_classes")["image_top1"].mean()
+    assert ortho["x"] == [1, 3] and ortho["y"] == pytest.approx(expected.tolist())
+    table = compare_maps(data, n_anchor_classes=2, map_types=("orthogonal", "linear"), seeds=(0, 1))
+    bars = figs.compare_figure(table, data.modalities, 2, "classes")["data"][0]
+    assert bars["x"] == ["linear", "orthogonal"]
+    assert bars["y"] == pytest.approx(table.groupby("map_type")["image_top1"].mean().tolist())
 
 
 def test_spectrum_and_loss_figures(fitted):

@@ -2,6 +2,7 @@
 
 import io
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -54,7 +55,8 @@ def _bars(v):
 def test_page_builds_with_figures_and_no_error(view):
     assert view.errors.message == ""
     bars = _bars(view)
-    assert bars["after"]["image: retrieval top-1 (instance)"] > 0.9 > bars["before"]["image: retrieval top-1 (instance)"]
+    image = "image: retrieval top-1 (instance)"
+    assert bars["after"][image] > 0.9 > bars["before"][image]
     assert bars["after"]["text: retrieval top-1 (instance)"] > 0.9  # the image-fitted map aligns text
     scatter = view.scatter_figure()
     assert len(scatter["data"]) == 6 and len(scatter["data"][1]["x"]) == view.n_points
@@ -186,4 +188,44 @@ def test_retraining_streams_losses_and_adds_the_new_models(view):
     assert view.source == "Toy CLIPs retrained in this session"
     losses = view.loss_figure()["data"]
     assert any(len(t["y"]) > 0 for t in losses)
+    assert len(view.loss_area.objects) == 1  # the loss figure joined the retrain card
     assert view.data.dim == 32 and view.errors.message == ""
+
+
+def _blocking_sweep(started, release):
+    """A stand-in for lab's sweep: one curve row, then it waits until released or stopped."""
+
+    def sweep(data, *, center, progress, should_stop):
+        started.append(center)
+        progress(0.5, "", stage="curve", row={"center": center, "run": len(started)})
+        while not should_stop() and not release.wait(0.01):
+            pass
+        return None
+
+    return sweep
+
+
+def test_a_sweep_asked_for_while_one_runs_replaces_it_when_it_ends(view, monkeypatch):
+    view.curve_job.wait()
+    started, release = [], threading.Event()
+    monkeypatch.setattr(page, "anchor_sweep", _blocking_sweep(started, release))
+    view.center = False  # starts a sweep
+    view.center = True  # stops it and asks for another ...
+    view.center = False  # ... and back: still newer than the one that is stopping
+    view.curve_job.wait(timeout=60)  # the old sweep ends; its end starts the one asked for last
+    assert view.curve_job.running and started == [False, False]
+    release.set()
+    view.curve_job.wait(timeout=60)
+    assert view.curve_rows == [{"center": False, "run": 2}]  # the stopped sweep's row was dropped
+    assert view.compare_rows == [] and view.errors.message == ""
+
+
+def test_a_sweep_stopped_by_its_stop_button_stays_stopped(view, monkeypatch):
+    view.curve_job.wait()
+    started, release = [], threading.Event()
+    monkeypatch.setattr(page, "anchor_sweep", _blocking_sweep(started, release))
+    view.center = False
+    view.curve_job.stop()
+    view.curve_job.wait(timeout=60)
+    assert not view.curve_job.running and started == [False]
+    assert view.curve_rows == [{"center": False, "run": 1}]  # what it finished stays shown

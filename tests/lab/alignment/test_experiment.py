@@ -8,18 +8,22 @@ import pandas as pd
 import pytest
 from scipy.stats import ortho_group
 
-from lab.alignment.experiment import anchor_curve, compare_maps, project_2d, run_alignment, select_anchors
-from lab.alignment.sources import SHIPPED, from_arrays, load_byo, load_shipped
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from lab.alignment import (
+    PRESETS,
+    SHIPPED,
+    anchor_curve,
+    anchor_sweep,
+    compare_maps,
+    comparison_size,
+    default_anchor_count,
+    from_arrays,
+    load_byo,
+    load_shipped,
+    project_2d,
+    retrain_pair,
+    run_alignment,
+    select_anchors,
+)
 
 
 def _planted(seed=0, n=600, d=16, n_classes=12, m=120, noise=0.05):
@@ -84,6 +88,62 @@ def test_anchor_curve_rows_and_progress_and_stop():
     assert len(curve) == 6 and seen[-1] == pytest.approx(1.0)
     stopped = anchor_curve(data, counts=[1, 4, 12], seeds=(0,), should_stop=lambda: True)
     assert stopped.empty
+
+
+def test_sweeps_report_each_finished_row_once_as_one_event():
+    # The event contract (lab.progress): each progress call carries what is new, one row, so a
+    # listener that appends the rows ends with exactly the returned table.
+    data = _planted(seed=3, n=300)
+    events = []
+    curve = anchor_curve(data, counts=[1, 4], seeds=(0, 1), progress=lambda f, m="", **p: events.append((f, p)))
+    assert [p["row"] for _, p in events] == curve.to_dict(orient="records")
+    assert [f for f, _ in events] == sorted(f for f, _ in events)
+    events.clear()
+    table = compare_maps(data, n_anchor_classes=3, seeds=(0,), progress=lambda f, m="", **p: events.append(p))
+    assert [p["row"] for p in events] == table.to_dict(orient="records")
+
+
+def test_anchor_sweep_tags_the_curve_then_the_comparison():
+    data = _planted(seed=5, n=300)
+    events = []
+    curve, table = anchor_sweep(data, progress=lambda f, m="", **p: events.append((f, p)))
+    stages = [p["stage"] for _, p in events]
+    n_curve = stages.count("curve")
+    assert stages == ["curve"] * n_curve + ["compare"] * (len(stages) - n_curve)
+    assert [p["row"] for _, p in events[:n_curve]] == curve.to_dict(orient="records")
+    assert [p["row"] for _, p in events[n_curve:]] == table.to_dict(orient="records")
+    assert events[n_curve - 1][0] == pytest.approx(0.7) and events[-1][0] == pytest.approx(1.0)
+    assert set(table["map_type"]) == set(PRESETS["compare"]["map_types"])
+    assert (table["n_anchors"] > 0).all() and comparison_size(data) == 4  # 12 classes // 3
+    calls = iter([False] * 3)
+    stopped_curve, stopped_table = anchor_sweep(data, should_stop=lambda: next(calls, True))
+    assert 0 < len(stopped_curve) < len(curve) and stopped_table.empty
+
+
+def test_page_anchor_counts_come_from_the_presets():
+    labelled = _planted(seed=6, n=300)
+    assert default_anchor_count(labelled) == PRESETS["page"]["anchor_classes"]
+    assert default_anchor_count(labelled, 99) == labelled.n_classes  # clipped to what exists
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((80, 6))
+    unlabelled = from_arrays(x, x[:, ::-1])
+    assert default_anchor_count(unlabelled) == PRESETS["page"]["rows_per_dim"] * 6
+    assert comparison_size(unlabelled) == PRESETS["compare"]["rows_per_dim"] * 6
+
+
+def test_retrain_pair_records_a_finished_run_and_streams_losses(tmp_path, monkeypatch):
+    from lab.runs import list_runs
+
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
+    events = []
+    data = retrain_pair(8, progress=lambda f, m="", **p: events.append(p))
+    assert data is not None and data.dim == PRESETS["smoke-pair"].embed_dim
+    assert {e["model"] for e in events} == {"model_a", "model_b"} and all("loss" in e for e in events)
+    runs = list_runs(study="alignment")
+    assert len(runs) == 1 and runs["state"].iloc[0] == "finished"
+    assert retrain_pair(8, should_stop=lambda: True) is None
+    with pytest.raises(ValueError, match="preset"):
+        retrain_pair(8, preset="compare")
 
 
 def test_project_2d_pca_keeps_the_target_fixed_and_puts_aligned_points_on_it():

@@ -9,15 +9,6 @@ from lab.alignment.toyclip import ToyClip, ToyClipConfig, TrainConfig, clip_loss
 from lab.runs import Run
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models on a shared CPU train faster single-threaded; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_shapes_are_deterministic_and_captions_match_attributes():
     a, b = make_shapes(64, seed=3, image_size=16), make_shapes(64, seed=3, image_size=16)
     assert torch.equal(a.images, b.images) and a.captions == b.captions
