@@ -15,18 +15,15 @@ import json
 import platform
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 import torch
 
 from benchmarks.timing import median_ms
 from lab.device import describe_device
 from lab.householder import householder_product
 
+REPO = Path(__file__).resolve().parent.parent
 CASES = [(512, 512), (2048, 128)]
 TARGETS = {(512, 512): {"cuda": 50.0, "cpu": 5.0}, (2048, 128): {"cuda": 20.0, "cpu": None}}
-
-
 
 
 def bench(d: int, k: int, dev: torch.device, repeats: int, dtype=torch.float32) -> dict:

@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from lab.paths import study_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=list(shipped["seeds"]))
     p.add_argument("--n-images", type=int, default=shipped["train"]["n_images"])
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default=str(REPO / "data" / "householder"))
+    p.add_argument("--out", default=str(study_dir("householder")),
+                   help="where the artifacts go (default: the folder load_artifacts reads, data/householder)")
     p.add_argument("--merge", nargs="+", default=None, metavar="DIR",
                    help="combine the results.json of runs made with different --seeds into --out "
                         "(models of the first folder's first seed)")
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from lab.command import printing_progress
     from lab.device import describe_device
     from lab.householder import (
         FACTORS,
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print("regressor: reusing", reg_path, flush=True)
     else:
         reg = train_regressor(train, steps=args.regressor_steps, seed=0,
-                              progress=lambda f, m="", **_: print(f"[{f:5.0%}] {m}", flush=True) if int(f * 100) % 20 == 0 else None)
+                              progress=printing_progress("regressor", every_s=10.0))
         save_regressor(reg, reg_path)
     acc = regressor_accuracy(reg, held)
     print("regressor held-out:", json.dumps(acc), flush=True)
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         "regressor_heldout": acc,
         "table": res.table.to_dict(orient="records"),
         "summary": summary.to_dict(orient="records"),
-        "sensitivity_seed0": {f"{k[1]}/{k[2]}": np.asarray(v).tolist() for k, v in res.sensitivity.items() if k[0] == first},
+        "sensitivity_seed0": {f"{k[1]}/{k[2]}": np.asarray(v).tolist()
+                              for k, v in res.sensitivity.items() if k[0] == first},
         "seconds": {"regressor_and_data": round(t1 - t0, 1), "vae_training_and_scoring": round(t2 - t1, 1)},
     }
     (out / "results.json").write_text(json.dumps(result, indent=1, default=float))

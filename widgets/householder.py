@@ -171,7 +171,8 @@ class HouseholderView(StudyView, DirectionOffsets):
 
         A method/layer pair with no directions (the projector's own directions of a plain
         Linear layer) shows why and puts the controls back where they were, so the page keeps
-        showing what it did.
+        showing what it did. The controls go back silently: nothing has to be recomputed for
+        what is already shown, and pn.Param sets a widget back to its parameter's value.
         """
         shown = self.directions
         if shown is not None and (shown.method, shown.layer, shown.models) == (self.method, self.layer, self.models):
@@ -179,7 +180,8 @@ class HouseholderView(StudyView, DirectionOffsets):
         found = self.guard(self._compute_directions)()
         if found is None:
             if shown is not None:  # back to the controls that produced what is shown
-                self.method, self.layer = shown.method, shown.layer
+                with param.discard_events(self):
+                    self.method, self.layer = shown.method, shown.layer
             return False
         self._label_sliders(found)
         self.directions = found
@@ -240,7 +242,6 @@ class HouseholderView(StudyView, DirectionOffsets):
             return empty_figure("Which factor moves along each direction", "no model loaded", height=360)
         S = sensitivity_matrix(self.model.generator, self._art.regressor, self.directions.dirs, seed=self.seed,
                                layer=self.layer_arg, **SENSITIVITY)
-        self.sensitivity_ = S
         return figs.sensitivity_figure(S, purity(S), n_samples=SENSITIVITY["n_samples"], span=SENSITIVITY["span"])
 
     @param.depends("directions")

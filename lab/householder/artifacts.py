@@ -31,7 +31,8 @@ def load_artifacts(folder: str | Path | None = None) -> Artifacts:
     folder = Path(folder) if folder is not None else study_dir("householder")
     missing = [name for name in FILES.values() if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"folder: {str(folder)!r} lacks {missing}; run `python scripts/make_householder_data.py`")
+        raise FileNotFoundError(f"folder: {str(folder)!r} lacks {missing}; "
+                                "run `python scripts/make_householder_data.py`")
     models = {k: load_vae(folder / FILES[k], device="cpu") for k in ("householder", "linear")}
     for m in models.values():
         m.requires_grad_(False)

@@ -55,6 +55,16 @@ def householder_product(V, *, columns: int | None = None) -> torch.Tensor:
     -------
     Q : tensor, shape (..., d, d) (or (..., d, columns)), orthogonal, same dtype and device
         as ``V``; differentiable with respect to ``V``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> V = torch.randn(5, 3, dtype=torch.float64)
+    >>> Q = householder_product(V)
+    >>> bool(torch.allclose(Q.T @ Q, torch.eye(5, dtype=torch.float64)))
+    True
+    >>> tuple(householder_product(V, columns=2).shape)
+    (5, 2)
     """
     V = as_tensor(V, name="V")
     if V.ndim < 2:
@@ -131,10 +141,43 @@ def orthogonality_error(weight) -> float:
 class HouseholderProjector(nn.Module):
     """A = Q(U) S Q(V)^T: an (out, in) weight of rank ``rank`` with singular values all 1.
 
-    ``u_vectors`` (out, rank) and ``v_vectors`` (in, rank) are the trainable reflection
-    vectors; Q(U) and Q(V) are their Householder products. S is (out, in) with ``signs`` on
-    its first ``rank`` diagonal entries (all +1 unless set by :meth:`from_linear`).
-    Any shapes work: 512->256, 96->300, square, 1->1.
+    Q(U) and Q(V) are the Householder products of the trainable reflection vectors; S is
+    (out, in) with ``signs`` on its first ``rank`` diagonal entries (all +1 unless set by
+    :meth:`from_linear`). Any shapes work: 512->256, 96->300, square, 1->1.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the input x, shape (..., in_features).
+    out_features : int
+        Width of the output, shape (..., out_features).
+    rank : int
+        Number of directions, 1 <= rank <= min(in_features, out_features).
+    bias : bool, default False
+        Add a learnt bias of shape (out_features,).
+    device, dtype : optional
+        Where and in which precision the parameters are created.
+
+    Attributes
+    ----------
+    u_vectors : nn.Parameter of shape (out_features, rank)
+        Reflection vectors of the output frame Q(U).
+    v_vectors : nn.Parameter of shape (in_features, rank)
+        Reflection vectors of the input frame Q(V); its first ``rank`` columns are the directions.
+    signs : buffer of shape (rank,)
+        +-1 per rank-one term.
+    bias : nn.Parameter of shape (out_features,) or None
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = HouseholderProjector(8, 16, 3, dtype=torch.float64)
+    >>> tuple(layer(torch.randn(4, 8, dtype=torch.float64)).shape)
+    (4, 16)
+    >>> orthogonality_error(layer.weight.detach()) < 1e-12
+    True
+    >>> tuple(layer.directions().shape)
+    (3, 8)
     """
 
     def __init__(self, in_features: int, out_features: int, rank: int, *, bias: bool = False,
@@ -231,7 +274,8 @@ class HouseholderProjector(nn.Module):
         return proj
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, bias={self.bias is not None}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, "
+                f"bias={self.bias is not None}")
 
 
 def train_only_reflectors(model: nn.Module) -> list[nn.Parameter]:
@@ -260,6 +304,16 @@ def sefa_directions(weight, k: int, *, return_values: bool = False):
     are the eigenvectors of W^T W, largest eigenvalue first.
 
     Returns (k, in) orthonormal rows, and the k eigenvalues when ``return_values``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> W = torch.randn(16, 8, dtype=torch.float64)
+    >>> dirs, eigenvalues = sefa_directions(W, 3, return_values=True)
+    >>> tuple(dirs.shape), bool(torch.allclose(dirs @ dirs.T, torch.eye(3, dtype=torch.float64)))
+    ((3, 8), True)
+    >>> bool((eigenvalues[:-1] >= eigenvalues[1:]).all())
+    True
     """
     W = check_matrix("weight", as_tensor(weight, name="weight"))
     check_finite("weight", W)
@@ -313,7 +367,8 @@ def ganspace_directions(layer, k: int, *, n_samples: int = 4096, seed: int = 0,
     return (dirs.T.contiguous(), var) if return_values else dirs.T.contiguous()
 
 
-def random_directions(in_features: int, k: int, *, seed: int = 0, dtype=torch.float32, device=None) -> torch.Tensor:
+def random_directions(in_features: int, k: int, *, seed: int = 0, dtype=torch.float32,
+                      device=None) -> torch.Tensor:
     """(k, in_features) random orthonormal rows (QR of a Gaussian matrix), seeded."""
     in_features = check_int("in_features", in_features, lo=1)
     k = check_int("k", k, lo=1, hi=in_features)
@@ -328,7 +383,8 @@ def random_directions(in_features: int, k: int, *, seed: int = 0, dtype=torch.fl
 def _in_features(layer) -> int:
     if isinstance(layer, (nn.Linear, HouseholderProjector)):
         return layer.in_features
-    raise TypeError(f"layer: expected an nn.Linear or HouseholderProjector when latents are not given, got {type(layer).__name__}")
+    raise TypeError("layer: expected an nn.Linear or HouseholderProjector when latents are not given, "
+                    f"got {type(layer).__name__}")
 
 
 def get_submodule_by_name(model: nn.Module, name: str) -> nn.Module:

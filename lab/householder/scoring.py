@@ -23,8 +23,9 @@ from lab.device import as_tensor, to_numpy
 from lab.householder.layers import forward_with_input_shift, linear_layer
 from lab.householder.shapes import FACTORS, ShapesData, normalise_factors
 
-__all__ = ["traverse", "decode_offset", "predict_factors", "sensitivity_matrix", "purity", "discretize", "mutual_info_matrix",
-           "mig", "sap_matrix", "sap", "path_length", "encode_codes", "DirectionScores", "score_directions"]
+__all__ = ["traverse", "decode_offset", "predict_factors", "sensitivity_matrix", "purity", "discretize",
+           "mutual_info_matrix", "mig", "sap_matrix", "sap", "path_length", "encode_codes", "DirectionScores",
+           "score_directions"]
 
 
 def _directions(directions, width: int) -> torch.Tensor:
@@ -103,7 +104,8 @@ def decode_offset(generator: torch.nn.Module, directions, offsets, *, z, layer: 
 
 
 @torch.no_grad()
-def predict_factors(regressor: torch.nn.Module, images: torch.Tensor, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def predict_factors(regressor: torch.nn.Module, images: torch.Tensor,
+                    batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(continuous factors normalised to [0, 1] (n, 5), shape probabilities (n, 3))."""
     dev = _device_of(regressor)
     cs, ps = [], []
@@ -165,7 +167,8 @@ def mutual_info_matrix(codes, factors, *, code_bins: int = 20, factor_bins: int 
     C = np.asarray(to_numpy(codes), dtype=np.float64)
     F = np.asarray(factors, dtype=np.float64)
     if C.ndim != 2 or F.ndim != 2 or C.shape[0] != F.shape[0] or F.shape[1] != len(FACTORS):
-        raise ValueError(f"codes, factors: expected (n, k) and (n, {len(FACTORS)}) with the same n, got {C.shape} and {F.shape}")
+        raise ValueError(f"codes, factors: expected (n, k) and (n, {len(FACTORS)}) with the same n, "
+                         f"got {C.shape} and {F.shape}")
     labels = _factor_labels(F, factor_bins)
     codes_d = [discretize(C[:, j], code_bins) for j in range(C.shape[1])]
     mi = np.array([[mutual_info_score(cd, labels[:, f]) for f in range(labels.shape[1])] for cd in codes_d])

@@ -93,7 +93,8 @@ def render(factors, size: int = 32) -> torch.Tensor:
     d_square = torch.maximum(u.abs(), v.abs()) - half
     a, b = R, 0.5 * R
     d_ellipse = (torch.sqrt((u / a) ** 2 + (v / b) ** 2) - 1.0) * b
-    normals = [(math.cos(t), math.sin(t)) for t in (math.pi / 2, math.pi / 2 + 2 * math.pi / 3, math.pi / 2 + 4 * math.pi / 3)]
+    normal_angles = (math.pi / 2, math.pi / 2 + 2 * math.pi / 3, math.pi / 2 + 4 * math.pi / 3)  # one per edge
+    normals = [(math.cos(t), math.sin(t)) for t in normal_angles]
     d_tri = torch.stack([nx * u + ny * v for nx, ny in normals]).amax(dim=0) - 0.5 * R
     kind = shape.round().long()[:, None, None]
     sdf = torch.where(kind == 0, d_square, torch.where(kind == 1, d_ellipse, d_tri))

@@ -29,6 +29,7 @@ __all__ = ["TrainConfig", "TrainResult", "train_vae", "train_regressor", "save_v
 
 STUDY = "householder"
 
+
 @dataclass
 class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)

@@ -52,7 +52,9 @@ def test_direction_slider_moves_the_sample_along_that_direction(view):
     assert "+3.0·n1" in view.sample_figure()["layout"]["title"]["text"]
     # The sample equals the generator at z + 3 n_1, computed independently here.
     import torch
-    from lab.householder.scoring import prior_samples
+
+    from lab.householder import prior_samples
+
     z = prior_samples(1, view.model.config.latent_dim, view.seed) + 3.0 * view.directions.dirs[0]
     with torch.no_grad():
         ref = (view.model.generator(z)[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
@@ -63,7 +65,7 @@ def test_a_deeper_layer_gives_its_own_directions_grid_and_heatmap(view):
     import torch
     import torch.nn.functional as F
 
-    from lab.householder.scoring import prior_samples
+    from lab.householder import prior_samples
 
     assert view.param.layer.objects == ["fc", "up"]
     view.method = "sefa"

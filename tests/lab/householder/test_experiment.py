@@ -135,7 +135,8 @@ def test_sensitivity_and_path_length_exact_for_a_linear_generator():
     np.testing.assert_allclose(pl, (np.asarray(D.double().numpy() @ M) ** 2).sum(1), rtol=1e-3)
     imgs = traverse(gen, D, n=2, span=1.0, steps=3, seed=0)
     assert imgs.shape == (2, 3, 3, 1, 1, 8)
-    np.testing.assert_allclose(imgs[:, :, 2] - imgs[:, :, 1], (D @ gen.M).reshape(1, 3, 1, 1, 8).expand(2, -1, -1, -1, -1), atol=1e-5)
+    step = (D @ gen.M).reshape(1, 3, 1, 1, 8).expand(2, -1, -1, -1, -1)
+    np.testing.assert_allclose(imgs[:, :, 2] - imgs[:, :, 1], step, atol=1e-5)
     p = purity(np.array([[1.0, 0, 0], [1, 1, 2], [0, 0, 0]]))
     np.testing.assert_allclose(p[:2], [1.0, 0.5]) and np.isnan(p[2])
     with pytest.raises(ValueError, match="directions"):
@@ -187,8 +188,8 @@ def test_train_vae_logs_stops_and_resumes_exactly(tmp_path):
 
 def test_compare_directions_and_cli_end_to_end(tmp_path):
     from lab.householder.artifacts import image_grid, to_uint8_image
-    from lab.householder.experiment import compare_directions, model_directions, summarise
     from lab.householder.cli import main
+    from lab.householder.experiment import compare_directions, model_directions, summarise
 
     torch.set_num_threads(1)
     data = make_shapes(64, seed=0)
