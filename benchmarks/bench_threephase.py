@@ -26,10 +26,10 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-
 from lab.device import describe_device
-from lab.threephase import PRESETS, ModelConfig, Transformer, count_parameters, phase_rotate
+from lab.threephase import PRESETS, ModelConfig, Transformer, count_parameters, phase_rotate, side_by_side_configs
+
+REPO = Path(__file__).resolve().parent.parent
 
 # dense bf16 tensor-core peaks (FLOP/s) used for model FLOP utilisation
 PEAK_BF16 = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}
@@ -43,7 +43,8 @@ def flops_per_token(model: Transformer, seq_len: int) -> float:
 
 
 def make_step(model: Transformer, batch: int, seq: int, device: torch.device, bf16: bool, compile_: bool):
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1, fused=device.type == "cuda" or None)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1,
+                            fused=device.type == "cuda" or None)
     fwd = torch.compile(model) if compile_ else model
     g = torch.Generator(device="cpu").manual_seed(0)
     x = torch.randint(0, model.config.vocab_size, (batch, seq + 1), generator=g).to(device)
@@ -63,7 +64,7 @@ def make_step(model: Transformer, batch: int, seq: int, device: torch.device, bf
 
 
 def time_pair(cfgs: dict[str, ModelConfig], batch: int, seq: int, device: torch.device, repeats: int, warmup: int,
-              bf16: bool = False, compile_: bool = False) -> dict[str, list[float]]:
+              bf16: bool = False, compile_: bool = False) -> tuple[dict[str, list[float]], dict[str, Transformer]]:
     steps = {}
     models = {}
     for name, cfg in cfgs.items():
@@ -89,7 +90,8 @@ def rotate_loop(x: torch.Tensor, theta: torch.Tensor, n: int) -> torch.Tensor:
         s = x[..., i * dp : (i + 1) * dp].reshape(*x.shape[:-1], dp // 2, 2)
         a = theta + 2 * math.pi * i / n
         c, si = torch.cos(a), torch.sin(a)
-        out.append(torch.stack((s[..., 0] * c - s[..., 1] * si, s[..., 0] * si + s[..., 1] * c), -1).reshape(*x.shape[:-1], dp))
+        turned = torch.stack((s[..., 0] * c - s[..., 1] * si, s[..., 0] * si + s[..., 1] * c), -1)
+        out.append(turned.reshape(*x.shape[:-1], dp))
     return torch.cat(out, -1)
 
 
@@ -98,18 +100,19 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--cpu-batch", type=int, default=8)
     ap.add_argument("--compile", action="store_true")
-    ap.add_argument("--threads", type=int, default=1, help="CPU threads for the CPU rows (1 is steadier on a shared machine)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CPU threads for the CPU rows (1 is steadier on a shared machine)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "threephase.json"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = []
     cpu = torch.device("cpu")
-    base = dict(PRESETS["5.5M"].model)
-    times, _ = time_pair({"baseline": ModelConfig(**base, three_phase=False), "3pt": ModelConfig(**base, three_phase=True)},
-                         a.cpu_batch, base["max_seq_len"], cpu, a.repeats, warmup=2)
+    seq = PRESETS["5.5M"].model["max_seq_len"]
+    times, _ = time_pair(side_by_side_configs("5.5M"), a.cpu_batch, seq, cpu, a.repeats, warmup=2)
     med = {n: statistics.median(v) for n, v in times.items()}
-    rows.append({"device": describe_device("cpu"), "config": "5.5M", "batch": f"{a.cpu_batch}x{base['max_seq_len']}",
-                 "baseline_ms": 1e3 * med["baseline"], "3pt_ms": 1e3 * med["3pt"], "ratio_3pt_over_baseline": med["3pt"] / med["baseline"],
+    rows.append({"device": describe_device("cpu"), "config": "5.5M", "batch": f"{a.cpu_batch}x{seq}",
+                 "baseline_ms": 1e3 * med["baseline"], "3pt_ms": 1e3 * med["3pt"],
+                 "ratio_3pt_over_baseline": med["3pt"] / med["baseline"],
                  "baseline_ms_all": [1e3 * t for t in times["baseline"]], "3pt_ms_all": [1e3 * t for t in times["3pt"]],
                  "repeats": a.repeats})
     # phase_rotate: broadcast vs loop over phases
@@ -125,17 +128,18 @@ def main() -> int:
                 fn(x, th, 3)
             rt[name].append((time.perf_counter() - t0) / 20)
     rmed = {k: statistics.median(v) for k, v in rt.items()}
-    rows.append({"device": describe_device("cpu"), "config": "phase_rotate (8,128,192), N=3", "broadcast_ms": 1e3 * rmed["broadcast"],
-                 "loop_ms": 1e3 * rmed["loop"], "ratio_loop_over_broadcast": rmed["loop"] / rmed["broadcast"]})
+    rows.append({"device": describe_device("cpu"), "config": "phase_rotate (8,128,192), N=3",
+                 "broadcast_ms": 1e3 * rmed["broadcast"], "loop_ms": 1e3 * rmed["loop"],
+                 "ratio_loop_over_broadcast": rmed["loop"] / rmed["broadcast"]})
     if torch.cuda.is_available():
         dev = torch.device("cuda")
-        big = dict(PRESETS["123M"].model)
-        times, models = time_pair({"baseline": ModelConfig(**big, three_phase=False), "3pt": ModelConfig(**big, three_phase=True)},
-                                  8, 1024, dev, max(a.repeats, 20), warmup=5, bf16=True, compile_=a.compile)
+        times, models = time_pair(side_by_side_configs("123M"), 8, 1024, dev, max(a.repeats, 20), warmup=5, bf16=True,
+                                  compile_=a.compile)
         med = {n: statistics.median(v) for n, v in times.items()}
         name = torch.cuda.get_device_name()
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
-        row = {"device": describe_device("cuda"), "config": "123M", "batch": "8x1024", "bf16": True, "compile": a.compile}
+        row = {"device": describe_device("cuda"), "config": "123M", "batch": "8x1024", "bf16": True,
+               "compile": a.compile}
         for n in ("baseline", "3pt"):
             tok_s = 8 * 1024 / med[n]
             row[f"{n}_ms"] = 1e3 * med[n]
@@ -152,7 +156,8 @@ def main() -> int:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=1))
     for r in rows:
-        print(" | ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items() if not k.endswith("_all")))
+        shown = {k: v for k, v in r.items() if not k.endswith("_all")}
+        print(" | ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
     return 0
 
 

@@ -26,7 +26,8 @@ def main() -> int:
         d = json.loads(f.read_text())
         sweep += d.get("sweep", [])
         depth += d.get("depth", [])
-    out: dict = {"sources": sorted(p.name for p in RESULTS.glob("threephase_*.json") if p.name != "threephase_summary.json")}
+    out: dict = {"sources": sorted(p.name for p in RESULTS.glob("threephase_*.json")
+                                   if p.name != "threephase_summary.json")}
     if sweep:
         df = pd.DataFrame(sweep)
         order = {v: (0 if v == "baseline" else 1 if "-no-" not in v else 2, v) for v in df["variant"].unique()}
@@ -50,11 +51,12 @@ def main() -> int:
             finals = np.array([d["drift_l2"][-1] for d in runs])  # (seeds, L)
             mean = finals.mean(0)
             entry = {"n_layers": L, "seeds": [d["seed"] for d in runs], "final_drift_mean": mean.tolist(),
-                     "final_drift_per_seed": finals.tolist(), "argmin_block": int(mean.argmin()), "argmax_block": int(mean.argmax()),
+                     "final_drift_per_seed": finals.tolist(), "argmin_block": int(mean.argmin()),
+                     "argmax_block": int(mean.argmax()),
                      "steps": runs[0]["steps"], "val_ppl": [d["val_ppl"] for d in runs],
                      "profile_over_time_first_seed": runs[0]["drift_l2"]}
             # did each block's mean angle grow past its initial value or shrink below it?
-            init = np.array([(l + 1) * np.pi / (2 * L) for l in range(L)])
+            init = np.array([(block + 1) * np.pi / (2 * L) for block in range(L)])
             moved = np.array([np.asarray(d["mean_angle"][-1]) - init for d in runs])  # (seeds, L)
             entry["mean_angle_change"] = moved.mean(0).tolist()
             # a U: the minimum is strictly inside and both ends are higher
@@ -64,12 +66,14 @@ def main() -> int:
                 spread = float(finals.std(0, ddof=1).max())
                 k = entry["argmin_block"]
                 entry["max_seed_std"] = spread
-                entry["u_shape_beyond_seed_spread"] = bool(entry["u_shape"] and min(mean[0], mean[-1]) - mean[k] > spread)
+                ends_above = min(mean[0], mean[-1]) - mean[k] > spread
+                entry["u_shape_beyond_seed_spread"] = bool(entry["u_shape"] and ends_above)
             out["depth"].append(entry)
             print(f"L={L} steps={last} seeds={entry['seeds']}: " + ", ".join(f"{v:.4f}" for v in mean) +
-                  f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, U shape: {entry['u_shape']}, "
+                  f"  (min at block {entry['argmin_block']}, max at block {entry['argmax_block']}, "
+                  f"U shape: {entry['u_shape']}, "
                   f"beyond seed spread: {entry.get('u_shape_beyond_seed_spread')})")
-            print(f"      mean angle - init per block: " + ", ".join(f"{v:+.4f}" for v in entry["mean_angle_change"]))
+            print("      mean angle - init per block: " + ", ".join(f"{v:+.4f}" for v in entry["mean_angle_change"]))
     (RESULTS / "threephase_summary.json").write_text(json.dumps(out, indent=1, default=float))
     return 0
 

@@ -7,8 +7,9 @@ Every number comes from :mod:`lab.threephase`; the figures are built by
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
+import pandas as pd
 import panel as pn
 import param
 
@@ -104,21 +105,23 @@ class ThreePhaseView(StudyView):
         steps, profile = drift_profile(self.run["history"])
         return figs.drift_figure(steps, profile, self.frame)
 
+    def _frame_figure(self, title: str, build: Callable[[dict], dict]) -> dict:
+        """``build`` applied to what lab reads from the selected run at the selected evaluation."""
+        if self.run is None:
+            return empty_figure(title, "pick a saved run")
+        return build(run_frame(self.run["history"], self.frame))
+
     @param.depends("run", "frame")
     @keeps_last
     def angle_figure(self) -> dict:
-        if self.run is None:
-            return empty_figure("Angles per block", "pick a saved run")
-        f = run_frame(self.run["history"], self.frame)
-        return figs.angle_figure(f["thetas"], f["step"], f["theta_init"])
+        return self._frame_figure("Angles per block",
+                                  lambda f: figs.angle_figure(f["thetas"], f["step"], f["theta_init"]))
 
     @param.depends("run", "frame")
     @keeps_last
     def horn_figure(self) -> dict:
-        if self.run is None:
-            return empty_figure("Horn witness", "pick a saved run")
-        f = run_frame(self.run["history"], self.frame)
-        return figs.horn_figure(f["horn_mean"], f["horn_phase_means"], f["horn"])
+        return self._frame_figure("Horn witness",
+                                  lambda f: figs.horn_figure(f["horn_mean"], f["horn_phase_means"], f["horn"]))
 
     @param.depends("live")
     @keeps_last
@@ -132,8 +135,6 @@ class ThreePhaseView(StudyView):
         if not rows:
             return empty_figure("Live 3PT drift by block", "the 3PT model's drift profile appears here while "
                                      "it trains")
-        import pandas as pd
-
         steps, profile = drift_profile(pd.DataFrame(rows))
         return figs.drift_figure(steps, profile, len(steps) - 1,
                                  title=f"Live 3PT drift by block at step {rows[-1]['step']}")
@@ -176,8 +177,7 @@ class ThreePhaseView(StudyView):
         def prepare():
             data = shipped_token_data()
             configs = side_by_side_configs("page", vocab_size=data.vocab_size, n_layers=self.n_layers)
-            tcfg = preset_train("page", steps=self.steps, lr=self.lr, eval_every=self.eval_every,
-                                warmup=max(1, self.steps // 10))
+            tcfg = preset_train("page", steps=self.steps, lr=self.lr, eval_every=self.eval_every)  # warmup: 10%
             return data, configs, tcfg
 
         prepared = self.guard(prepare)()

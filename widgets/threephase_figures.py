@@ -43,7 +43,8 @@ def loss_figure(history: pd.DataFrame, name: str, three_phase: bool) -> dict:
     traces = [{"type": "scatter", "x": as_list(history["step"]), "y": as_list(history["val_loss"]),
                "mode": "lines+markers", "name": f"{name}: validation", "line": {"color": color}},
               {"type": "scatter", "x": as_list(history["step"]), "y": as_list(history["train_loss"].astype(float)),
-               "mode": "lines", "name": f"{name}: train (mean since last eval)", "line": {"color": color, "dash": "dot"}}]
+               "mode": "lines", "name": f"{name}: train (mean since last eval)",
+               "line": {"color": color, "dash": "dot"}}]
     final = history.iloc[-1]
     return {"data": traces, "layout": layout(f"Loss — final validation perplexity {final['val_ppl']:.1f}, "
                                              f"{final['val_bpb']:.3f} bits/byte", "step", "loss (nats/token)")}

@@ -63,5 +63,6 @@ __all__ = [
     "TrainConfig", "Trainer", "TrainResult", "lr_at", "train_model", "train_language_model",
     # experiment
     "PRESETS", "Preset", "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
-    "variant_configs", "run_sweep", "summarize", "drift_profile", "run_frame", "load_run", "list_study_runs", "shipped_runs_dir",
+    "variant_configs", "run_sweep", "summarize", "drift_profile", "run_frame", "load_run", "list_study_runs",
+    "shipped_runs_dir",
 ]

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}", type=int, default=None, help=f"override the preset's {name.replace('-', '_')}")
     for name in ("rotation", "phase-norm", "horn"):
         p.add_argument(f"--no-{name}", action="store_true", help=f"ablation: switch the 3PT {name} off")
-    p.add_argument("--corpus", default="stdlib", help="'stdlib' (default, offline), a text file/folder, .jsonl/.parquet/.csv, or hf:<name>")
+    p.add_argument("--corpus", default="stdlib",
+                   help="'stdlib' (default, offline), a text file/folder, .jsonl/.parquet/.csv, or hf:<name>")
     p.add_argument("--text-column", default="text", help="text column of a table corpus")
     p.add_argument("--max-docs", type=int, default=None, help="use only the first documents of the corpus")
     p.add_argument("--tokenizer", choices=["word", "byte"], default="word")
@@ -59,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_texts(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     from lab.corpus import load_corpus, split_corpus
 
-    kw = {"max_docs": args.max_docs} if args.max_docs and (args.corpus == "stdlib" or args.corpus.startswith("hf:")) else {}
+    # the built-in and hub corpora can stop reading early; files are cut after loading
+    stops_early = args.corpus == "stdlib" or args.corpus.startswith("hf:")
+    kw = {"max_docs": args.max_docs} if args.max_docs and stops_early else {}
     df = load_corpus(args.corpus, text_column=args.text_column, **kw)
     if args.max_docs:
         df = df.iloc[: args.max_docs]

@@ -21,14 +21,20 @@ from __future__ import annotations
 
 import collections
 import functools
+import io
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 
 from lab.checks import check_fitted, check_int
+from lab.files import load_arrays
+from lab.paths import study_dir
+from lab.runs import atomic_write_bytes
 
 __all__ = ["WordTokenizer", "ByteTokenizer", "TokenData", "build_token_data", "default_token_data",
            "tokenizer_from_json", "sample_batch", "eval_windows", "save_token_data", "shipped_token_data"]
@@ -119,10 +125,17 @@ class WordTokenizer:
 class ByteTokenizer:
     """UTF-8 bytes as ids 0..255; 256 = <eos> (document end).
 
+    The vocabulary is fixed, so there are no hyper-parameters and fitting learns nothing.
+
     Parameters
     ----------
-    None; ``fit`` takes ``texts : sequence of str of shape (n_texts,)`` only for symmetry
-    with :class:`WordTokenizer` (the vocabulary is fixed).
+    texts : sequence of str of shape (n_texts,), optional
+        Accepted by ``fit`` only for symmetry with :class:`WordTokenizer`; ignored.
+
+    Attributes
+    ----------
+    vocab_ : int
+        257: the 256 byte values and ``<eos>``.
 
     Examples
     --------
@@ -194,11 +207,13 @@ class TokenData:
         return self.val.numel() / max(1, self.val_bytes)
 
     def describe(self) -> dict:
-        return {"tokenizer": self.tokenizer.kind, "vocab_size": self.vocab_size, "train_tokens": int(self.train.numel()),
-                "val_tokens": int(self.val.numel()), "val_bytes": int(self.val_bytes)}
+        return {"tokenizer": self.tokenizer.kind, "vocab_size": self.vocab_size,
+                "train_tokens": int(self.train.numel()), "val_tokens": int(self.val.numel()),
+                "val_bytes": int(self.val_bytes)}
 
 
-def build_token_data(texts_train, texts_val, *, tokenizer=None, kind: str = "word", vocab_size: int = 10_000) -> TokenData:
+def build_token_data(texts_train, texts_val, *, tokenizer=None, kind: str = "word",
+                     vocab_size: int = 10_000) -> TokenData:
     """Tokenise documents into streams. ``tokenizer`` (fitted) is reused; else one is fitted on texts_train.
 
     Pass the same fitted tokenizer to compare runs on different training selections by
@@ -213,8 +228,8 @@ def build_token_data(texts_train, texts_val, *, tokenizer=None, kind: str = "wor
             tokenizer = ByteTokenizer().fit()
         else:
             raise ValueError(f"kind: expected 'word' or 'byte', got {kind!r}")
-    elif not hasattr(tokenizer, "vocab_"):
-        raise ValueError("tokenizer: expected a fitted tokenizer (call fit first)")
+    else:
+        check_fitted(tokenizer, "vocab_", fit_call="fit(texts)")
     val_bytes = sum(len(t.encode("utf-8")) for t in texts_val)
     return TokenData(_stream(tokenizer, texts_train), _stream(tokenizer, texts_val), tokenizer, val_bytes)
 
@@ -233,7 +248,8 @@ def default_token_data(*, kind: str = "word", vocab_size: int = 10_000, val_frac
     return build_token_data(train["text"].tolist(), val["text"].tolist(), kind=kind, vocab_size=vocab_size)
 
 
-def sample_batch(tokens: torch.Tensor, batch_size: int, seq_len: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_batch(tokens: torch.Tensor, batch_size: int, seq_len: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows: inputs and next-token targets, each (batch_size, seq_len)."""
     n = tokens.numel()
     if n < seq_len + 2:
@@ -259,16 +275,9 @@ def eval_windows(tokens: torch.Tensor, seq_len: int, n_windows: int) -> tuple[to
 
 def save_token_data(data: TokenData, folder) -> None:
     """Write ``tokens.npz`` (int16/int32 streams + val_bytes) and ``tokenizer.json`` into ``folder``."""
-    import numpy as np
-    from pathlib import Path
-
-    from lab.runs import atomic_write_bytes
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dtype = np.int16 if data.vocab_size <= 32_767 else np.int32
-    import io
-
     buf = io.BytesIO()
     np.savez_compressed(buf, train=data.train.numpy().astype(dtype), val=data.val.numpy().astype(dtype),
                         val_bytes=np.array(data.val_bytes, dtype=np.int64))
@@ -282,11 +291,6 @@ def shipped_token_data(folder: str | None = None) -> TokenData:
 
     Loads in milliseconds, so pages and notebooks train at once. Cached read-only.
     """
-    from pathlib import Path
-
-    from lab.files import load_arrays
-    from lab.paths import study_dir
-
     base = Path(folder) if folder else study_dir("threephase")
     if not (base / "tokens.npz").is_file():
         raise FileNotFoundError(f"folder: no tokens.npz in {str(base)!r}; run scripts/make_threephase_data.py")

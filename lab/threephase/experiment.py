@@ -45,7 +45,8 @@ _CPU_TRAIN = dict(batch_size=16, lr=1e-3, warmup=20, eval_every=25, eval_windows
 
 PRESETS: dict[str, Preset] = {
     "5.5M": Preset(
-        dict(vocab_size=10_000, d_model=192, n_layers=4, n_heads=6, n_kv_heads=3, d_ff=512, max_seq_len=128, n_phases=3),
+        dict(vocab_size=10_000, d_model=192, n_layers=4, n_heads=6, n_kv_heads=3, d_ff=512, max_seq_len=128,
+             n_phases=3),
         note="the paper's small model"),
     "123M": Preset(
         dict(vocab_size=32_000, d_model=768, n_layers=12, n_heads=12, n_kv_heads=3, d_ff=2048, max_seq_len=1024,
@@ -56,7 +57,8 @@ PRESETS: dict[str, Preset] = {
         note="for tests"),
     "cpu-5.5M": Preset(
         {**_CPU_5_5M, "n_phases": 3}, {**_CPU_TRAIN, "steps": 200},
-        note="the 5.5M shape scaled to a 2-core CPU; the N sweep and the ablations (scripts/threephase_experiments.py)"),
+        note="the 5.5M shape scaled to a 2-core CPU; the N sweep and the ablations "
+             "(scripts/threephase_experiments.py)"),
     "cpu-drift": Preset(
         {**_CPU_5_5M, "n_heads": 6, "n_kv_heads": 3, "n_phases": 3}, {**_CPU_TRAIN, "steps": 300},
         note="the drift-profile runs at the paper's 6 Q / 3 KV head ratio, at 12 and 4 layers"),
@@ -95,7 +97,8 @@ def side_by_side_configs(preset: str = "page", **overrides: Any) -> dict[str, Mo
             "3pt": preset_model(preset, **overrides, three_phase=True)}
 
 
-def variant_configs(base: Mapping, n_values: Iterable[int] = (1, 2, 3, 4, 6), *, baseline: bool = True) -> dict[str, ModelConfig]:
+def variant_configs(base: Mapping, n_values: Iterable[int] = (1, 2, 3, 4, 6), *,
+                    baseline: bool = True) -> dict[str, ModelConfig]:
     """'baseline' plus '3pt-N<n>' model configs over ``base`` (a dict of ModelConfig fields)."""
     out: dict[str, ModelConfig] = {}
     if baseline:
@@ -124,13 +127,15 @@ def run_sweep(variants: Mapping[str, ModelConfig], seeds: Iterable[int], train_c
         def sub(fraction, message="", **_partial):
             progress((j + fraction) / len(jobs), f"{name} seed {seed}: {message}")
 
-        res = train_model(replace(cfg, vocab_size=max(cfg.vocab_size, data.vocab_size)), replace(train_config, seed=seed),
-                          data, name=f"{name}-s{seed}", root=root, keep_weights=keep_weights, progress=sub,
-                          should_stop=should_stop, extra_config={"variant": name})
+        res = train_model(replace(cfg, vocab_size=max(cfg.vocab_size, data.vocab_size)),
+                          replace(train_config, seed=seed), data, name=f"{name}-s{seed}", root=root,
+                          keep_weights=keep_weights, progress=sub, should_stop=should_stop,
+                          extra_config={"variant": name})
         f = res.final
-        row = {"variant": name, "seed": seed, "n_layers": cfg.n_layers, "n_phases": cfg.n_phases if cfg.three_phase else 0,
-               "params": count_parameters(res.model), "steps": f["step"], "val_loss": f["val_loss"],
-               "val_ppl": f["val_ppl"], "val_bpb": f["val_bpb"], "train_loss": f["train_loss"],
+        row = {"variant": name, "seed": seed, "n_layers": cfg.n_layers,
+               "n_phases": cfg.n_phases if cfg.three_phase else 0, "params": count_parameters(res.model),
+               "steps": f["step"], "val_loss": f["val_loss"], "val_ppl": f["val_ppl"], "val_bpb": f["val_bpb"],
+               "train_loss": f["train_loss"],
                "elapsed_s": f["elapsed_s"], "drift_l2": f["drift_l2"], "run_path": res.run_path}
         rows.append(row)
         progress((j + 1) / len(jobs), f"{name} seed {seed}: done", row=row)
@@ -153,7 +158,8 @@ def drift_profile(history: pd.DataFrame, key: str = "drift_l2") -> tuple[np.ndar
     """Steps (k,) and the per-block profile over training time (k, n_layers) from a run's history."""
     if key not in history.columns:
         raise ValueError(f"key: {key!r} is not logged in this history; columns are {list(history.columns)}")
-    rows = [(int(s), v) for s, v in zip(history["step"], history[key]) if isinstance(v, (list, tuple, np.ndarray)) and len(v)]
+    rows = [(int(s), v) for s, v in zip(history["step"], history[key])
+            if isinstance(v, (list, tuple, np.ndarray)) and len(v)]
     if not rows:
         return np.zeros(0, dtype=int), np.zeros((0, 0))
     return np.array([s for s, _ in rows]), np.array([np.asarray(v, dtype=float) for _, v in rows])
@@ -212,14 +218,13 @@ def list_study_runs(roots: Iterable[str | os.PathLike] | None = None) -> pd.Data
     for root in map(Path, roots):
         if not root.is_dir():
             continue
-        listed = list_runs(root.parent, root.name)
-        for r in listed.sort_values("id").itertuples():
-            run = Run(r.path)
-            cfg, status = run.config, run.status
+        for r in list_runs(root.parent, root.name).sort_values("id").itertuples():
+            run = Run(r.path)  # the listing gives id, path and state; the shape and step are the run's own
+            cfg = run.config
             m = cfg.get("model", {})
             rows.append({"id": r.id, "variant": cfg.get("variant") or ("3pt" if m.get("three_phase") else "baseline"),
                          "n_layers": m.get("n_layers"), "n_phases": m.get("n_phases") if m.get("three_phase") else 0,
-                         "state": status.get("state"), "step": status.get("step"), "path": r.path,
+                         "state": r.state, "step": run.status.get("step"), "path": r.path,
                          "source": "shipped" if root == shipped_runs_dir() else str(root)})
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 

@@ -22,7 +22,7 @@ Bottom-up: helpers, norms, attention, FFN, block, model, then the drift read-out
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -154,12 +154,19 @@ def phase_rotate(x, theta, n_phases: int) -> torch.Tensor:
 
     x: (..., d_model); theta: (d_model / n_phases / 2,). Accepts numpy; returns torch on x's
     device (theta follows x). All phases are turned at once (one broadcast, no loop).
+
+    Examples
+    --------
+    >>> x = torch.tensor([1.0, 0.0, 1.0, 0.0])  # d_model 4, N = 2: one pair per phase
+    >>> y = phase_rotate(x, torch.zeros(1), 2)  # phase 1 turns by 2*pi/2 even at theta = 0
+    >>> torch.allclose(y, torch.tensor([1.0, 0.0, -1.0, 0.0]), atol=1e-6)
+    True
     """
     x = as_tensor(x, name="x")
     theta = as_tensor(theta, name="theta", device=x.device, dtype=x.dtype)
     n_phases = check_int("n_phases", n_phases, lo=1)
     if x.ndim < 1:
-        raise ValueError(f"x: expected shape (..., d_model), got a scalar")
+        raise ValueError("x: expected shape (..., d_model), got a scalar")
     d_model = x.shape[-1]
     if d_model % n_phases or (d_model // n_phases) % 2:
         raise ValueError(
@@ -230,11 +237,14 @@ class PhaseRMSNorm(nn.Module):
 
 
 def _norm(cfg: ModelConfig) -> nn.Module:
-    return PhaseRMSNorm(cfg.d_model, cfg.n_phases, cfg.norm_eps) if cfg.use_phase_norm else RMSNorm(cfg.d_model, cfg.norm_eps)
+    if cfg.use_phase_norm:
+        return PhaseRMSNorm(cfg.d_model, cfg.n_phases, cfg.norm_eps)
+    return RMSNorm(cfg.d_model, cfg.norm_eps)
 
 
 # --------------------------------------------------------------------------- attention
-def rope_tables(seq_len: int, d_head: int, base: float, *, device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_tables(seq_len: int, d_head: int, base: float, *, device=None,
+                dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """cos, sin tables, each (seq_len, d_head/2): angle p * base^(-2j/d_head)."""
     inv_freq = base ** (-torch.arange(0, d_head, 2, dtype=torch.float64, device=device) / d_head)  # (d_head/2,)
     ang = torch.arange(seq_len, dtype=torch.float64, device=device)[:, None] * inv_freq[None, :]  # (T, d_head/2)
@@ -305,7 +315,17 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Decoder-only language model; ``forward(idx, targets=None) -> (logits, loss)``."""
+    """Decoder-only language model; ``forward(idx, targets=None) -> (logits, loss)``.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig(vocab_size=32, d_model=12, n_layers=2, n_heads=2, n_kv_heads=2, d_ff=16,
+    ...                   max_seq_len=8, n_phases=2)
+    >>> idx = torch.zeros(1, 5, dtype=torch.long)  # (batch, seq)
+    >>> logits, loss = Transformer(cfg)(idx, targets=idx)
+    >>> tuple(logits.shape), loss.ndim
+    ((1, 5, 32), 0)
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -336,9 +356,11 @@ class Transformer(nn.Module):
             return x + (r - x.mean(-1, keepdim=True))
         return x * math.sqrt(self.config.d_model)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, idx: torch.Tensor,
+                targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"idx: expected an integer tensor (batch, seq), got {getattr(idx, 'dtype', type(idx).__name__)}")
+            got = getattr(idx, "dtype", type(idx).__name__)
+            raise TypeError(f"idx: expected an integer tensor (batch, seq), got {got}")
         if idx.ndim != 2:
             raise ValueError(f"idx: expected shape (batch, seq), got {tuple(idx.shape)}")
         T = idx.shape[1]
@@ -376,7 +398,15 @@ def _check_rotating(model: Transformer) -> None:
 
 
 def theta_drift(model: Transformer) -> list[float]:
-    """Per-block L2 norm of |theta - theta_init|; an empty list for a model without rotation."""
+    """Per-block L2 norm of |theta - theta_init|; an empty list for a model without rotation.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig(vocab_size=32, d_model=12, n_layers=2, n_heads=2, n_kv_heads=2, d_ff=16,
+    ...                   max_seq_len=8, n_phases=2)
+    >>> theta_drift(Transformer(cfg))  # untrained: every angle still sits at its start
+    [0.0, 0.0]
+    """
     _check_rotating(model)
     L = model.config.n_layers
     out = []

@@ -20,18 +20,17 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import pandas as pd
 import torch
 
 from lab.checks import check_float, check_int
 from lab.device import pick_device
+from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run
 from lab.seeding import seeded_init
-from lab.progress import Progress, ShouldStop
 from lab.threephase.data import TokenData, build_token_data, eval_windows, sample_batch
 from lab.threephase.model import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
 
@@ -111,7 +110,8 @@ class Trainer:
         if not isinstance(data, TokenData):
             raise TypeError(f"data: expected a TokenData, got {type(data).__name__}")
         if model_config.vocab_size < data.vocab_size:
-            raise ValueError(f"model_config: vocab_size={model_config.vocab_size} is smaller than the tokenizer's {data.vocab_size}")
+            raise ValueError(f"model_config: vocab_size={model_config.vocab_size} is smaller than the tokenizer's "
+                             f"{data.vocab_size}")
         self.mcfg, self.tcfg, self.data = model_config.validate(), train_config.validate(), data
         self.run_handle, self.name, self.root, self.save = run, name, root, save
         self.keep_weights = keep_weights  # False: the run keeps metrics only (no checkpoint, no resume)
@@ -158,9 +158,13 @@ class Trainer:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            self.forward_model = DDP(self.forward_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = DDP(self.forward_model, device_ids=device_ids)
         use_bf16 = self.tcfg.amp == "bf16" or (self.tcfg.amp == "auto" and self.device.type == "cuda")
-        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+        if use_bf16:
+            self.autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)
+        else:
+            self.autocast = contextlib.nullcontext
         if self.save and self.rank == 0 and self.run_handle is None:
             self.run_handle = Run.create(STUDY, self.config_dict(), name=self.name, root=self.root)
         self._val = eval_windows(self.data.val, self.seq_len, self.tcfg.eval_windows)
@@ -264,17 +268,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def run(self, progress: Progress | None = None, should_stop: ShouldStop | None = None) -> TrainResult:
+        """Train to ``steps``; one progress event per step, with the evaluation ``row`` when one was made."""
+        progress, should_stop = resolve(progress, should_stop)
         if self.model is None:
             self.setup()
         steps, stopped = self.tcfg.steps, False
         writer = self.rank == 0
         if writer and self.step == 0 and not self.history:
-            row = self.evaluate()
-            if progress:
-                progress(0.0, "step 0", row=row)
+            progress(0.0, "step 0", row=self.evaluate())
         try:
             while self.step < steps:
-                if should_stop is not None and should_stop():
+                if should_stop():
                     stopped = True
                     break
                 loss = self.train_step()
@@ -283,9 +287,9 @@ class Trainer:
                 if at_eval and writer:
                     row = self.evaluate()
                     self.save_checkpoint()
-                if progress:
-                    extra = {"row": row} if row is not None else {}
-                    progress(self.step / steps, f"step {self.step}/{steps}  loss {loss:.3f}", step=self.step, loss=loss, **extra)
+                extra = {"row": row} if row is not None else {}
+                progress(self.step / steps, f"step {self.step}/{steps}  loss {loss:.3f}", step=self.step, loss=loss,
+                         **extra)
         except BaseException as exc:
             if self.run_handle is not None:
                 self.run_handle.set_status("failed", error=f"{type(exc).__name__}: {exc}", step=self.step)

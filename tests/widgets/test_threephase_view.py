@@ -21,9 +21,10 @@ def runs_root(tmp_path, monkeypatch):
 @pytest.fixture
 def saved_run(runs_root):
     data = shipped_token_data()
-    cfg = ModelConfig(vocab_size=data.vocab_size, d_model=24, n_layers=3, n_heads=6, n_kv_heads=3, d_ff=32, max_seq_len=16)
-    res = train_model(cfg, TrainConfig(steps=6, batch_size=4, eval_every=2, eval_windows=4, device="cpu", lr=1e-2), data,
-                      name="view-test", keep_weights=False, extra_config={"variant": "3pt-test"})
+    cfg = ModelConfig(vocab_size=data.vocab_size, d_model=24, n_layers=3, n_heads=6, n_kv_heads=3, d_ff=32,
+                      max_seq_len=16)
+    tcfg = TrainConfig(steps=6, batch_size=4, eval_every=2, eval_windows=4, device="cpu", lr=1e-2)
+    res = train_model(cfg, tcfg, data, name="view-test", keep_weights=False, extra_config={"variant": "3pt-test"})
     return res.run_path
 
 

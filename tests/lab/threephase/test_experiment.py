@@ -69,7 +69,8 @@ def test_tiny_sweep_writes_listable_runs(tmp_path):
     df = run_sweep(variant_configs(base, (2, 3)), [0, 1], tc, data, root=tmp_path, on_result=seen.append)
     assert len(df) == 6 == len(seen)
     assert set(df["variant"]) == {"baseline", "3pt-N2", "3pt-N3"}
-    assert (df["params"][df.variant == "3pt-N2"].iloc[0] - df["params"][df.variant == "baseline"].iloc[0]) == 2 * 12 // 2
+    assert (df["params"][df.variant == "3pt-N2"].iloc[0]
+            - df["params"][df.variant == "baseline"].iloc[0]) == 2 * 12 // 2
     listing = list_study_runs([tmp_path / "threephase"])
     assert len(listing) == 6 and set(listing["n_phases"]) == {0, 2, 3}
     run = load_run(listing["path"].iloc[0])

@@ -86,9 +86,9 @@ def test_phase_rotate_bad_input():
 @pytest.mark.parametrize("L", [1, 4, 12])
 def test_theta_init_per_block(L):
     model = Transformer(small(n_layers=L))
-    for l, th in enumerate(model.thetas()):
+    for block, th in enumerate(model.thetas()):
         assert th.shape == (24 // 3 // 2,)
-        torch.testing.assert_close(th.detach(), torch.full_like(th, (l + 1) * math.pi / (2 * L)))
+        torch.testing.assert_close(th.detach(), torch.full_like(th, (block + 1) * math.pi / (2 * L)))
     assert theta_init(L - 1, L, 3)[0].item() == pytest.approx(math.pi / 2)
 
 
@@ -177,7 +177,8 @@ def reference_rope_lm(sd: dict, cfg: ModelConfig, idx: torch.Tensor) -> torch.Te
         return x / torch.sqrt((x * x).mean(-1, keepdim=True) + cfg.norm_eps) * w
 
     freqs = torch.tensor([cfg.rope_base ** (-(2 * j) / dh) for j in range(dh // 2)], dtype=torch.float64)
-    rot = torch.polar(torch.ones(T, dh // 2, dtype=torch.float64), torch.arange(T, dtype=torch.float64)[:, None] * freqs)
+    angles = torch.arange(T, dtype=torch.float64)[:, None] * freqs  # (T, dh/2)
+    rot = torch.polar(torch.ones(T, dh // 2, dtype=torch.float64), angles)
 
     def rope(x):  # (B, h, T, dh)
         xc = torch.view_as_complex(x.reshape(*x.shape[:-1], dh // 2, 2).contiguous())
@@ -185,8 +186,8 @@ def reference_rope_lm(sd: dict, cfg: ModelConfig, idx: torch.Tensor) -> torch.Te
 
     h = sd["embed.weight"][idx] * math.sqrt(D)
     mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
-    for l in range(L):
-        p = f"blocks.{l}."
+    for block in range(L):
+        p = f"blocks.{block}."
         a = rms(h, sd[p + "norm1.weight"])
         q = (a @ sd[p + "attn.wq.weight"].T).reshape(B, T, H, dh).permute(0, 2, 1, 3)
         k = (a @ sd[p + "attn.wk.weight"].T).reshape(B, T, Hkv, dh).permute(0, 2, 1, 3)
@@ -204,7 +205,8 @@ def reference_rope_lm(sd: dict, cfg: ModelConfig, idx: torch.Tensor) -> torch.Te
     return rms(h, sd["norm_f.weight"]) @ sd["head.weight"].T
 
 
-@pytest.mark.parametrize("switches", [dict(three_phase=False), dict(three_phase=True, rotation=False, phase_norm=False, horn=False)])
+@pytest.mark.parametrize("switches", [dict(three_phase=False),
+                                      dict(three_phase=True, rotation=False, phase_norm=False, horn=False)])
 def test_all_switches_off_equals_plain_rope_transformer(switches):
     torch.manual_seed(3)
     cfg = small(**switches)
@@ -248,13 +250,13 @@ def test_3pt_block_matches_reference_with_rotation_and_phase_norm():
     x = x + (1.0 / (torch.arange(12, dtype=torch.float64) + 1))[None, :, None] - x.mean(-1, keepdim=True)
     h = x
     cos, sin = rope_tables(12, cfg.d_head, cfg.rope_base, dtype=torch.float64)
-    for l, block in enumerate(model.blocks):
+    for i, block in enumerate(model.blocks):
         with torch.no_grad():
-            a = block.attn(prms(h, sd[f"blocks.{l}.norm1.weight"]), cos, sin)
+            a = block.attn(prms(h, sd[f"blocks.{i}.norm1.weight"]), cos, sin)
         h = h + a
-        h = torch.from_numpy(rotate_reference(h.numpy(), sd[f"blocks.{l}.theta"].numpy(), N))
+        h = torch.from_numpy(rotate_reference(h.numpy(), sd[f"blocks.{i}.theta"].numpy(), N))
         with torch.no_grad():
-            h = h + block.ffn(prms(h, sd[f"blocks.{l}.norm2.weight"]))
+            h = h + block.ffn(prms(h, sd[f"blocks.{i}.norm2.weight"]))
     ref = prms(h, sd["norm_f.weight"]) @ sd["head.weight"].T
     torch.testing.assert_close(logits.detach(), ref, rtol=1e-10, atol=1e-10)
 
