@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-
 from lab.corpus import stdlib_corpus
 from lab.device import describe_device, pick_device
 from lab.odis import ComponentRegressor, OrthogonalSelector, default_workers, score_dimensions, score_one
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def kb_docs(n: int, size: int = 1000) -> list[str]:
@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--docs", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--embed-docs", type=int, default=512)
-    p.add_argument("--skip-embed", action="store_true", help="only the scoring rows (the CPU embedding row takes ~1 min)")
+    p.add_argument("--skip-embed", action="store_true",
+                   help="only the scoring rows (the CPU embedding row takes ~1 min)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "odis.json"))
     args = p.parse_args(argv)
     texts = kb_docs(args.docs)
@@ -68,8 +69,9 @@ def main(argv=None) -> int:
                 "score_dimensions (vectorised, 1 thread)": lambda: score_dimensions(texts, workers=1)}
     baseline = lambda: pd.DataFrame(series.apply(score_one).tolist())  # noqa: E731
     reference = baseline().to_numpy()
-    # Agreement with the per-document reference, as in the tests (sums in another order: <= 1e-12).
-    max_diff = {name: float(np.abs(fn().to_numpy() - reference).max()) for name, fn in variants.items()}  # also warms up
+    # Agreement with the per-document reference, as in the tests (sums in another order: <= 1e-12);
+    # computing it also warms the variants up.
+    max_diff = {name: float(np.abs(fn().to_numpy() - reference).max()) for name, fn in variants.items()}
     runs = {name: [] for name in [*variants, "baseline"]}
     for _ in range(args.repeats):  # interleaved rounds
         for name, fn in [*variants.items(), ("baseline", baseline)]:
@@ -116,7 +118,8 @@ def embedding_row(texts: list[str], args) -> dict:
 
 def _report(rows: list[dict], out: str) -> None:
     meta = {"device": describe_device(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "machine": platform.machine(), "cpu_count": os.cpu_count(), "doc_chars": 1000, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "machine": platform.machine(), "cpu_count": os.cpu_count(), "doc_chars": 1000,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     print(f"device: {meta['device']}")
     print(f"{'benchmark':58s} {'docs':>6s} {'docs/s':>10s} {'baseline docs/s':>16s} {'ratio':>7s}  target")
     for r in rows:

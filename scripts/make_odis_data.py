@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parent.parent
-
+from lab.command import printing_progress
 from lab.corpus import stdlib_corpus
 from lab.odis import (
     PRESETS,
@@ -48,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-docs", type=int, default=None, help="keep the first N documents (smaller artifacts)")
     p.add_argument("--downstream", action="store_true", help="also run the downstream check (minutes)")
     p.add_argument("--downstream-only", action="store_true", help="only run the downstream check")
-    p.add_argument("--steps", type=int, default=PRESETS["downstream"]["steps"], help="downstream training steps per run")
+    p.add_argument("--steps", type=int, default=PRESETS["downstream"]["steps"],
+                   help="downstream training steps per run")
     p.add_argument("--seeds", default=",".join(map(str, PRESETS["downstream"]["seeds"])), help="downstream seeds")
     p.add_argument("--resume", default=None, help="run directory of a stopped downstream check to resume")
     args = p.parse_args(argv)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         log("downstream check…")
         rows = downstream_check(max_docs=args.max_docs, steps=args.steps,
                                 seeds=[int(s) for s in args.seeds.split(",")], save=True, resume=args.resume,
-                                progress=lambda f, m="", **_: log(f"  {f:4.0%} {m}"))
+                                progress=printing_progress("make_odis_data", every_s=0.0))
         summary = summarise_downstream(rows)
         print(summary.to_string(index=False))
         atomic_write_json(out / "downstream.json", {"steps": args.steps, "rows": rows.to_dict("records"),
@@ -93,7 +93,7 @@ def build_scores(out: Path, max_docs: int | None) -> None:
     emb = embed_texts(texts, batch_size=PRESETS["shipped"]["embed_batch_size"])
     _save_npz(out / "embeddings.npz", minilm=emb.astype(np.float16))
     log("maps (PCA, UMAP)…")
-    maps = {m: embedding_map(emb, method=m, seed=0).astype(np.float32) for m in ("pca", "umap")}
+    maps = {m: embedding_map(emb, method=m).astype(np.float32) for m in ("pca", "umap")}
     _save_npz(out / "maps.npz", **maps)
     log("report…")
     report = default_report(scores, texts=texts, embeddings=emb, token_counts=table["n_tokens"].to_numpy())

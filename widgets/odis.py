@@ -133,7 +133,8 @@ class OdisView(StudyView, BudgetWeights):
             raise ValueError(f"budget: expected at most the corpus size {d.n}, got {self.budget}")
         a = analyse(d.scores, n_components=self.n_components, budget=self.budget, weights=self._weights(),
                     duplicates=self.duplicates, token_counts=d.docs["n_tokens"].to_numpy())
-        comparison = compare_selections(d.scores, a, embeddings=d.embeddings, single=a.dimensions[:2])
+        comparison = compare_selections(d.scores, a, embeddings=d.embeddings,
+                                        single=a.dimensions[:PAGE["single_baselines"]])
         with param.parameterized.batch_call_watchers(self):
             self.analysis, self.comparison = a, comparison
         return True

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from widgets.figures import ROLE_COLORS, SERIES_COLORS, as_list, layout
+from widgets.figures import ROLE_COLORS, SERIES_COLORS, as_list, layout, series_color
 
 __all__ = ["heatmap", "variance_bars", "doc_map", "baseline_bars", "downstream_bars", "COMPONENT_COLORS"]
 
@@ -37,7 +37,7 @@ def heatmap(z, labels_x: Sequence[str], labels_y: Sequence[str] | None = None, *
 def variance_bars(spectrum, n_kept: int) -> dict:
     s = np.asarray(spectrum, dtype=np.float64)
     names = [f"PC{i + 1}" for i in range(len(s))]
-    colors = [COMPONENT_COLORS[i % len(COMPONENT_COLORS)] if i < n_kept else UNSELECTED for i in range(len(s))]
+    colors = [series_color(i) if i < n_kept else UNSELECTED for i in range(len(s))]
     bars = {"type": "bar", "x": names, "y": as_list(s), "marker": {"color": colors}, "name": "share of variance",
             "hovertemplate": "%{x}: %{y:.1%} of the variance<extra></extra>"}
     cum = {"type": "scatter", "mode": "lines+markers", "x": names, "y": as_list(np.cumsum(s)), "name": "cumulative",
@@ -54,7 +54,7 @@ def doc_map(xy, labels, hover: Sequence[str], n_components: int, *, title: str) 
     labels = np.asarray(labels)
     hover = np.asarray(hover, dtype=object)
     groups = [(-1, "not selected", UNSELECTED, 4)] + [
-        (c, f"PC{c + 1}", COMPONENT_COLORS[c % len(COMPONENT_COLORS)], 7) for c in range(n_components)
+        (c, f"PC{c + 1}", series_color(c), 7) for c in range(n_components)
     ] + [(-2, "selected by 2+ PCs", MULTI_COLOR, 9)]
     data = []
     for code, name, color, size in groups:
@@ -73,7 +73,7 @@ def baseline_bars(table, pcs: Sequence[str]) -> dict:
     for i, col in enumerate(pcs):
         data.append({"type": "bar", "name": col.replace("mean ", ""), "x": table["method"].tolist(),
                      "y": as_list(table[col].to_numpy()),
-                     "marker": {"color": COMPONENT_COLORS[i % len(COMPONENT_COLORS)]}})
+                     "marker": {"color": series_color(i)}})
     return {"data": data, "layout": layout("How much of each orthogonal direction each selection covers",
                                             "", "mean component score (z units)", height=430, barmode="group",
                                             xaxis={"tickangle": -20}, legend={"orientation": "h", "y": -0.3},

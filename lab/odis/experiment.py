@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.odis.analysis import analyse
 from lab.progress import Progress, resolve
 
 __all__ = ["PRESETS", "default_report"]
@@ -29,8 +28,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "vocab_size": 4000, "val_fraction": 0.1},
     # The document map: UMAP (cosine) of the MiniLM embeddings, or PCA.
     "map": {"n_neighbors": 15, "min_dist": 0.1, "seed": 0},
-    # What the page starts with, and how much of each selected document it shows.
-    "page": {"budget": 200, "n_components": 4, "preview_chars": 140, "max_components": 6},
+    # What the page starts with, how much of each selected document it shows, and how many
+    # single-dimension baselines (the first raw dimensions) it compares ODiS with.
+    "page": {"budget": 200, "n_components": 4, "preview_chars": 140, "max_components": 6, "single_baselines": 2},
+    # The comparison with the baselines outside the page (notebook, scripts): top by each of
+    # the first ``single_baselines`` raw dimensions.
+    "comparison": {"single_baselines": 3, "seed": 0},
     # The shipped artifacts in data/odis (scripts/make_odis_data.py).
     "shipped": {"preview_chars": 400, "embed_batch_size": 64},
 }
@@ -44,6 +47,8 @@ def default_report(scores: pd.DataFrame, *, texts=None, embeddings=None, token_c
 
     ``embeddings`` (n, f) enables the MiniLM regressors; ``texts`` enables the TF-IDF ones.
     """
+    # Imported here: the role modules read PRESETS from this module at import time.
+    from lab.odis.analysis import analyse
     from lab.odis.regress import ComponentRegressor
 
     progress, _ = resolve(progress, None)
@@ -65,7 +70,8 @@ def default_report(scores: pd.DataFrame, *, texts=None, embeddings=None, token_c
         k = n_components
         mask = ~np.eye(k, dtype=bool)
         row = {"budget_fraction": f, "budget": a.budget, "union": int(len(a.union)),
-               "doc_overlap_max": float(a.overlap_docs[mask].max()), "doc_overlap_mean": float(a.overlap_docs[mask].mean()),
+               "doc_overlap_max": float(a.overlap_docs[mask].max()),
+               "doc_overlap_mean": float(a.overlap_docs[mask].mean()),
                "doc_overlap": a.overlap_docs.round(6).tolist()}
         if a.overlap_tokens is not None:
             row["token_overlap_max"] = float(a.overlap_tokens[mask].max())
@@ -76,7 +82,8 @@ def default_report(scores: pd.DataFrame, *, texts=None, embeddings=None, token_c
     targets = base.pc_scores
     r2 = {}
     if embeddings is not None:
-        reg = ComponentRegressor(features="precomputed", seed=seed).fit(np.asarray(embeddings, dtype=np.float64), targets)
+        features = np.asarray(embeddings, dtype=np.float64)
+        reg = ComponentRegressor(features="precomputed", seed=seed).fit(features, targets)
         r2["minilm_ridge"] = {"test": reg.r2_.tolist(), "train": reg.r2_train_.tolist(), "alpha": reg.alpha_.tolist()}
     if texts is not None:
         reg = ComponentRegressor(features="tfidf", seed=seed).fit(list(texts), targets)

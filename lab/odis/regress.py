@@ -48,7 +48,7 @@ class ComponentRegressor:
         "minilm" embeds texts with lab.embed; "tfidf" fits scikit-learn TF-IDF on the training
         texts (``tfidf_features`` terms max); "precomputed" means fit/predict receive an (n, f)
         feature matrix instead of texts.
-    alphas : sequence of float
+    alphas : sequence of float, default (0.1, 1.0, 10.0, 100.0)
         Candidate ridge penalties; the leave-one-out best is kept per component.
     test_fraction : float, default 0.2
         Share of rows held out to report R^2 (the model is fitted on the rest).
@@ -56,15 +56,27 @@ class ComponentRegressor:
         Seed of the train/test split.
     device : torch.device or str, optional
         Where the ridge solve runs (default: CUDA when present).
+    embed_fn : callable, optional
+        ``embed_fn(texts) -> ndarray of shape (n, f)``; replaces the MiniLM call (a cache,
+        another encoder).
+    tfidf_features : int, default 4096
+        Vocabulary cap of the TF-IDF features.
 
     Attributes
     ----------
     coef_ : ndarray of shape (k, f)
-    intercept_, alpha_ : ndarray of shape (k,)
+        Ridge weights, one row per component.
+    intercept_ : ndarray of shape (k,)
+    alpha_ : ndarray of shape (k,)
+        The penalty chosen for each component.
     r2_, r2_train_ : ndarray of shape (k,)
-        Held-out and training R^2 per component.
-    train_index_, test_index_ : ndarray of int
+        Held-out and training R^2 per component (``r2_`` is NaN with fewer than 2 held-out rows).
+    train_index_ : ndarray of shape (n_train,)
+    test_index_ : ndarray of shape (n_test,)
+        Sorted row indices of the two splits.
     feature_mean_ : ndarray of shape (f,)
+    vectorizer_ : TfidfVectorizer
+        Only with ``features="tfidf"``.
 
     Examples
     --------
@@ -87,8 +99,8 @@ class ComponentRegressor:
         self.test_fraction = test_fraction
         self.seed = seed
         self.device = device
-        self.embed_fn = embed_fn  # overrides the MiniLM call (a cache, another encoder)
-        self.tfidf_features = tfidf_features  # vocabulary cap of the TF-IDF features
+        self.embed_fn = embed_fn
+        self.tfidf_features = tfidf_features
 
     # ------------------------------------------------------------------ features
     def _featurize(self, inputs, *, fit: bool) -> np.ndarray:
@@ -117,7 +129,19 @@ class ComponentRegressor:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, inputs, pc_scores) -> "ComponentRegressor":
-        """Fit on ``inputs`` (texts, or features of shape (n, f)) and ``pc_scores`` of shape (n, k)."""
+        """Fit one ridge regressor per component and score it on the held-out rows.
+
+        Parameters
+        ----------
+        inputs : sequence of str of length n, or array-like of shape (n, f)
+            Texts, or a feature matrix with ``features="precomputed"``.
+        pc_scores : array-like of shape (n, k) or (n,)
+            Targets: the component scores (``OrthogonalSelector.transform`` output).
+
+        Returns
+        -------
+        self : ComponentRegressor
+        """
         if self.features not in FEATURES:
             raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
         tf = check_float("test_fraction", self.test_fraction, lo=0.0, hi=0.9)
@@ -144,7 +168,10 @@ class ComponentRegressor:
             x_te = self._featurize([items[i] for i in self.test_index_], fit=False) if n_test else x_tr[:0]
         self._solve(x_tr, y[self.train_index_])
         self.r2_train_ = r2_score(y[self.train_index_], self._predict_features(x_tr))
-        self.r2_ = r2_score(y[self.test_index_], self._predict_features(x_te)) if n_test >= 2 else np.full(y.shape[1], np.nan)
+        if n_test >= 2:  # R^2 needs a spread of at least two held-out rows
+            self.r2_ = r2_score(y[self.test_index_], self._predict_features(x_te))
+        else:
+            self.r2_ = np.full(y.shape[1], np.nan)
         return self
 
     def _solve(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -184,6 +211,16 @@ class ComponentRegressor:
         return (x - self.feature_mean_) @ self.coef_.T + self.intercept_  # (n, k)
 
     def predict(self, inputs) -> np.ndarray:
-        """Predicted component scores (n, k) for texts (or features with "precomputed")."""
+        """Predicted component scores.
+
+        Parameters
+        ----------
+        inputs : sequence of str of length n, or array-like of shape (n, f)
+            Texts, or features with ``features="precomputed"``.
+
+        Returns
+        -------
+        ndarray of shape (n, k)
+        """
         check_fitted(self, "coef_", fit_call="fit(inputs, targets)")
         return self._predict_features(self._featurize(inputs, fit=False))

@@ -51,7 +51,10 @@ def score_frame(part: pd.DataFrame, *, dimensions: Sequence[str] | None = None,
         scores = score_dimensions(texts, dimensions=dimensions, workers=1)  # Dask runs the partitions in parallel
     out = pd.concat([keep, scores], axis=1)
     if embed_fn is not None:
-        emb = np.asarray(embed_fn(texts), dtype=np.float32) if texts else np.zeros((0, _embed_dim(embed_fn)), np.float32)
+        if texts:
+            emb = np.asarray(embed_fn(texts), dtype=np.float32)
+        else:
+            emb = np.zeros((0, _embed_dim(embed_fn)), np.float32)
         out = pd.concat([out, pd.DataFrame(emb, columns=[f"emb_{j}" for j in range(emb.shape[1])])], axis=1)
     return out
 

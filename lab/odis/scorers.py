@@ -357,7 +357,8 @@ def _vectorised_builtins(texts: list[str], names: Sequence[str]) -> dict[str, np
         # The letters of all words, contiguous and lower-cased (ASCII case is bit 5), as Arrow strings.
         woffs = np.zeros(len(ws) + 1, dtype=np.int64)
         np.cumsum(wlen, out=woffs[1:])
-        words = pa.LargeStringArray.from_buffers(len(ws), pa.py_buffer(woffs), pa.py_buffer(np.compress(letter, buf) | np.uint8(0x20)))
+        lowered = np.compress(letter, buf) | np.uint8(0x20)
+        words = pa.LargeStringArray.from_buffers(len(ws), pa.py_buffer(woffs), pa.py_buffer(lowered))
         # Distinct words are few: look each one up once and index the answers by word id.
         encoded = pc.dictionary_encode(words)
         ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)  # (n_words,)

@@ -109,11 +109,14 @@ class OrthogonalSelector:
     Attributes
     ----------
     mean_, scale_ : ndarray of shape (d,)
+        The standardisation (``scale_`` is 1 without ``standardize`` and for constant columns).
     components_ : ndarray of shape (n_components, d)
-        Orthonormal rows.
+        Orthonormal rows, oriented so that higher means better.
     explained_variance_, explained_variance_ratio_ : ndarray of shape (n_components,)
-    feature_names_ : list of str or None
+    feature_names_ : list of str of length d, or None
+        The columns of a DataFrame given to ``fit`` (None for a plain array).
     signs_ : ndarray of shape (d,)
+        The +1/-1 direction of "better" per raw dimension.
     n_features_in_ : int
 
     Examples
@@ -196,15 +199,20 @@ class OrthogonalSelector:
         self.n_features_in_ = d
         return self
 
-    def _check_fitted(self) -> None:
-        check_fitted(self, "components_", fit_call="fit(scores)")
-
     def transform(self, scores) -> torch.Tensor:
-        """Component scores (n, n_components), decorrelated on the fitting data.
+        """Component scores, decorrelated on the fitting data.
 
-        Returns a float64 torch tensor on the selector's device (numpy input accepted).
+        Parameters
+        ----------
+        scores : DataFrame or array-like of shape (n_documents, d)
+            Raw dimension scores with the columns seen in ``fit``.
+
+        Returns
+        -------
+        Tensor of shape (n_documents, n_components)
+            float64, on the selector's device.
         """
-        self._check_fitted()
+        check_fitted(self, "components_", fit_call="fit(scores)")
         x, columns = _score_matrix(scores)
         if x.shape[1] != self.n_features_in_:
             raise ValueError(f"scores: expected {self.n_features_in_} columns (as in fit), got {x.shape[1]}")
@@ -240,7 +248,8 @@ class OrthogonalSelector:
         p, _ = _score_matrix(p, "pc_scores")
         n, k = p.shape
         if k != self.n_components:
-            raise ValueError(f"pc_scores: expected {self.n_components} columns (one per component), got shape {p.shape}")
+            raise ValueError(f"pc_scores: expected {self.n_components} columns (one per component), "
+                             f"got shape {p.shape}")
         budget = check_int("budget", budget, lo=1)
         if budget > n:
             raise ValueError(f"budget: expected at most the corpus size {n}, got {budget}")

@@ -15,7 +15,8 @@ from widgets.odis import OdisView, create_view
 def small_data(n: int = 120, seed: int = 0) -> OdisData:
     rng = np.random.default_rng(seed)
     words = ["data", "model", "Python", "value", "qzx", "the", "of", "42", "orthogonal", "returns"]
-    texts = [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) + rng.choice([".", "!", " x"]) for _ in range(n)]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) + rng.choice([".", "!", " x"])
+             for _ in range(n)]
     docs = pd.DataFrame({"doc_id": [f"d{i}" for i in range(n)], "source": "test", "preview": texts,
                          "n_chars": [len(t) for t in texts], "n_tokens": word_counts(texts)})
     emb = rng.normal(size=(n, 8)).astype(np.float32)

@@ -13,6 +13,7 @@ import lab.odis as odis
 from lab.odis import OrthogonalSelector, overlap_matrix, score_dimensions, score_one
 from tests.lab.odis.odis_texts import random_texts
 
+
 def reference_frame(texts) -> pd.DataFrame:
     return pd.DataFrame([score_one(t) for t in texts])
 

@@ -8,7 +8,6 @@ import pytest
 
 import lab.odis as odis
 from lab.runs import Run
-
 from tests.lab.odis.odis_texts import random_texts
 
 
