@@ -136,8 +136,8 @@ class DashboardUI:
         self.page = page
 
     def plot(self, nth: int = 0):
-        """The nth Plotly figure element on the page, after it has rendered."""
-        loc = self.page.locator(".js-plotly-plot").nth(nth)
+        """The nth visible Plotly figure element on the page, after it has rendered."""
+        loc = self.page.locator(".js-plotly-plot:visible").nth(nth)  # collapsed cards hold hidden ones
         loc.wait_for(timeout=60_000)
         return loc
 
