@@ -55,6 +55,21 @@ class JobEvent:
     partial: dict[str, Any] = field(default_factory=dict)
 
 
+def _browser_connected() -> bool:
+    """False while the current server session has no open websocket (its tab was closed).
+
+    Note [closed tab]: Bokeh keeps a session for a while after its tab closes, and pushing
+    updates into it then fails inside tornado ("WebSocketClosedError", logged as a task
+    exception). Until the session ends (and the page stops its jobs), a poll pushes nothing.
+    Outside a server session (tests, notebooks) there is nothing to check.
+    """
+    doc = pn.state.curdoc
+    context = getattr(doc, "session_context", None) if doc is not None else None
+    session = getattr(context, "_session", None)  # bokeh's ServerSession; no public accessor
+    count = getattr(session, "connection_count", None)
+    return count is None or count > 0
+
+
 class BackgroundJob(param.Parameterized):
     """Run one job at a time in a thread, with progress, partial results and Stop."""
 
@@ -134,6 +149,8 @@ class BackgroundJob(param.Parameterized):
 
     def poll(self) -> None:
         """Deliver the events reported since the last poll, in order (runs on the event loop)."""
+        if not _browser_connected():
+            return  # Note [closed tab]: keep the events until a browser listens again (or the session ends)
         with self._lock:
             events, self._events = self._events, []
             outcome = self._outcome

@@ -1,12 +1,13 @@
 """Who may reach the served dashboard: loopback by default, named origins, optional login."""
 
+import asyncio
 import re
 import socket
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
 from widgets import cli
@@ -89,7 +90,9 @@ def _open_websocket(base: str, route: str, origin: str) -> int:
         conn.close()
         return 101
 
-    return IOLoop().run_sync(attempt, timeout=60)
+    # Its own thread and loop: Playwright's sync API may already run a loop in this thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(attempt(), 60)).result()
 
 
 def test_a_page_from_another_site_cannot_open_a_session(dashboard):
