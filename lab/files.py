@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_arrays", "SUPPORTED_SUFFIXES", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "MAX_MEMBERS"]
+__all__ = ["load_arrays", "confine", "SUPPORTED_SUFFIXES", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_ROWS", "MAX_MEMBERS"]
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".safetensors", ".parquet")
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
@@ -35,6 +35,31 @@ EXPANSION_FACTOR = 4
 DEFAULT_MAX_ROWS = 2_000_000
 MAX_MEMBERS = 64  # arrays in one .npz
 _MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK", ".parquet": b"PAR1"}
+
+
+# A typed path is echoed back at most this long.
+MAX_PATH_CHARS = 4096
+
+
+def confine(path: str | os.PathLike, roots) -> Path:
+    """``path`` resolved (symlinks followed), if it lies inside one of ``roots``; else ValueError.
+
+    Note [confined paths]: a path typed into a served page is read by the server, so it may
+    only name files under the folders the server was started with. The refusal says the same
+    thing whether or not the file exists, so the answer reveals nothing about the rest of
+    the machine; ``..`` and symlinks are resolved before the check.
+    """
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("path: expected a file path, got an empty string")
+    if len(text) > MAX_PATH_CHARS or "\x00" in text:
+        raise ValueError(f"path: expected a file path of at most {MAX_PATH_CHARS} characters")
+    resolved = Path(text).expanduser().resolve()
+    allowed = [Path(r).expanduser().resolve() for r in roots]
+    if not any(resolved == root or resolved.is_relative_to(root) for root in allowed):
+        raise ValueError("path: not allowed; typed paths must lie inside the folders this server was started with "
+                         "(ortholab serve --data-dir); upload the file instead")
+    return resolved
 
 
 def _suffix(filename: str) -> str:

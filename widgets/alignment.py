@@ -33,8 +33,9 @@ from lab.alignment import (
     run_alignment,
 )
 from lab.device import describe_device
+from lab.files import confine
 from widgets import alignment_figures as figs
-from widgets.common import MAX_UPLOAD_BYTES, StudyView, keeps_last, plotly_pane
+from widgets.common import MAX_UPLOAD_BYTES, StudyView, allowed_dirs, keeps_last, plotly_pane
 from widgets.figures import empty_figure
 
 __all__ = ["AlignmentView", "create_view", "SOURCES"]
@@ -351,8 +352,11 @@ class AlignmentView(StudyView):
                 return load_byo(self.file_a.value, b, filename_a=self.file_a.filename,
                                 filename_b=self.file_b.filename if b else None, max_bytes=MAX_UPLOAD_BYTES)
             if self.path_a.value.strip():
-                b = self.path_b.value.strip() or None
-                return load_byo(self.path_a.value.strip(), b, max_bytes=MAX_UPLOAD_BYTES)
+                # Note [confined paths]: the server reads typed paths only inside its --data-dir folders.
+                roots = allowed_dirs()
+                a = confine(self.path_a.value.strip(), roots)
+                b = confine(self.path_b.value.strip(), roots) if self.path_b.value.strip() else None
+                return load_byo(a, b, max_bytes=MAX_UPLOAD_BYTES)
             raise ValueError("file: choose a file for space A (or type a path) first")
 
         data = self.guard(load)()

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import panel as pn
 
 from widgets.alignment import AlignmentView
-from widgets.common import MAX_UPLOAD_BYTES, StudyView, device_badge
+from widgets.common import MAX_UPLOAD_BYTES, StudyView, device_badge, set_allowed_dirs
 from widgets.householder import HouseholderView
 from widgets.odis import OdisView
 from widgets.threephase import ThreePhaseView
@@ -168,10 +168,17 @@ def serving_options(*, port: int, address: str = "127.0.0.1", allow_websocket_or
 
 
 def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = True, *,
-          allow_websocket_origin: Sequence[str] = (), basic_auth: str | None = None, **kwargs: Any) -> None:
-    """Serve the dashboard (blocking); see :func:`serving_options` for who may connect."""
+          allow_websocket_origin: Sequence[str] = (), basic_auth: str | None = None,
+          data_dirs: Sequence[str] = (), **kwargs: Any) -> None:
+    """Serve the dashboard (blocking); see :func:`serving_options` for who may connect.
+
+    ``data_dirs``: the only folders whose files a path typed into a page may name (default:
+    the project's data/ and the runs folder's uploads/).
+    """
     options = serving_options(port=port, address=address, allow_websocket_origin=allow_websocket_origin,
                               basic_auth=basic_auth)
+    if data_dirs:
+        set_allowed_dirs(data_dirs)
     if not log.handlers:  # the server log tells when jobs end and sessions close
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))

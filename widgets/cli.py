@@ -1,7 +1,7 @@
 """The ``ortholab`` console script.
 
     ortholab serve [--port PORT] [--address ADDR] [--allow-websocket-origin HOST[:PORT]] [--basic-auth PW]
-                   [--no-show]
+                   [--data-dir FOLDER] [--no-show]
     ortholab train <study> [study options...]     headless training, e.g. `ortholab train threephase --help`
 
 Kept light: panel and torch are imported only by the sub-command that needs them.
@@ -34,17 +34,20 @@ def _study_main(study: str) -> Callable[[list[str]], int]:
 
 def _serve(args: argparse.Namespace) -> int:
     from widgets.app import serve, serving_options
+    from widgets.common import set_allowed_dirs
 
-    try:  # refuse an unsafe exposure before importing the views or binding a socket
+    try:  # refuse an unsafe exposure (or a missing data folder) before binding a socket
         serving_options(port=args.port, address=args.address, allow_websocket_origin=args.allow_websocket_origin,
                         basic_auth=args.basic_auth)
+        if args.data_dir:
+            set_allowed_dirs(args.data_dir)
     except ValueError as exc:
         print(f"ortholab serve: {exc}", file=sys.stderr)
         return 2
     host = f"[{args.address}]" if ":" in args.address else args.address
     print(f"Serving the Ortholab dashboard at http://{host}:{args.port}/", flush=True)
     serve(port=args.port, address=args.address, show=not args.no_show,
-          allow_websocket_origin=args.allow_websocket_origin, basic_auth=args.basic_auth)
+          allow_websocket_origin=args.allow_websocket_origin, basic_auth=args.basic_auth, data_dirs=args.data_dir)
     return 0
 
 
@@ -65,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="a host users open the dashboard at (repeatable); required with a non-local --address")
     p_serve.add_argument("--basic-auth", default=None, metavar="PASSWORD_OR_FILE",
                          help="require a login: one password, or a JSON file mapping user names to passwords")
+    p_serve.add_argument("--data-dir", action="append", default=[], metavar="FOLDER",
+                         help="a folder whose files a path typed into a page may name (repeatable; default: the "
+                              "project's data/ and the runs folder's uploads/)")
     p_serve.add_argument("--no-show", action="store_true", help="do not open a browser")
     p_train = sub.add_parser("train", help="train a study's models headless")
     p_train.add_argument("study", choices=sorted(TRAINERS))

@@ -18,16 +18,19 @@ from __future__ import annotations
 import functools
 import html
 import logging
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 import panel as pn
 
 from lab.device import describe_device
+from lab.paths import data_dir, runs_dir
 
 if TYPE_CHECKING:
     from widgets.jobs import BackgroundJob
 
-__all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView", "MAX_UPLOAD_BYTES"]
+__all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView", "MAX_UPLOAD_BYTES",
+           "allowed_dirs", "set_allowed_dirs"]
 
 log = logging.getLogger("ortholab")
 
@@ -35,6 +38,27 @@ log = logging.getLogger("ortholab")
 MAX_MESSAGE_CHARS = 600
 # The largest file a visitor may upload; the server's websocket limit is set from it.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+# Folders whose files a path typed into a page may name (`ortholab serve --data-dir`); empty
+# means the defaults below. Set once when the server starts; see lab.files.confine.
+_ALLOWED_DIRS: list[Path] = []
+
+
+def allowed_dirs() -> list[Path]:
+    """The folders typed paths are confined to: the --data-dir folders, else data/ and the uploads folder."""
+    return list(_ALLOWED_DIRS) or [data_dir(), runs_dir() / "uploads"]
+
+
+def set_allowed_dirs(dirs: Iterable[str | Path]) -> list[Path]:
+    """Confine typed paths to ``dirs`` (each must be an existing folder); returns them resolved."""
+    resolved = []
+    for d in dirs:
+        path = Path(d).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(f"data_dir: {str(d)[:200]!r} is not a folder")
+        resolved.append(path)
+    _ALLOWED_DIRS[:] = resolved
+    return resolved
 
 
 class ErrorBox:

@@ -88,3 +88,35 @@ def test_ragged_or_null_vector_cells_are_named():
     nulls = pa.table({"emb": pa.array([[1.0, 2.0], None])})
     with pytest.raises(ValueError, match="column 'emb': 1 empty"):
         files.load_arrays(_parquet_bytes(nulls), filename="n.parquet")
+
+
+def test_confine_allows_files_inside_the_roots_only(tmp_path):
+    inside = tmp_path / "data"
+    inside.mkdir()
+    (inside / "a.npy").write_bytes(b"x")
+    assert files.confine(inside / "a.npy", [inside]) == (inside / "a.npy").resolve()
+    outside = tmp_path / "secret.npy"
+    outside.write_bytes(b"x")
+    for path in (outside, inside / ".." / "secret.npy", "/etc/passwd", "/no/such/file.npy"):
+        with pytest.raises(ValueError, match="path: not allowed") as exc:
+            files.confine(path, [inside])
+        # the same words whether or not the file exists: nothing about the machine leaks
+        assert str(exc.value).startswith("path: not allowed; typed paths must lie inside")
+
+
+def test_confine_follows_symlinks_before_checking(tmp_path):
+    inside = tmp_path / "data"
+    inside.mkdir()
+    target = tmp_path / "elsewhere.npy"
+    target.write_bytes(b"x")
+    (inside / "link.npy").symlink_to(target)
+    with pytest.raises(ValueError, match="not allowed"):
+        files.confine(inside / "link.npy", [inside])
+
+
+def test_confine_refuses_empty_and_huge_paths_without_echoing_them(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        files.confine("  ", [tmp_path])
+    with pytest.raises(ValueError, match="at most 4096 characters") as exc:
+        files.confine("a" * 1_000_000, [tmp_path])
+    assert len(str(exc.value)) < 200

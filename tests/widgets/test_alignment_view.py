@@ -229,3 +229,19 @@ def test_a_sweep_stopped_by_its_stop_button_stays_stopped(view, monkeypatch):
     view.curve_job.wait(timeout=60)
     assert not view.curve_job.running and started == [False]
     assert view.curve_rows == [{"center": False, "run": 1}]  # what it finished stays shown
+
+
+def test_typed_paths_are_confined_to_the_served_folders(view, tmp_path):
+    from widgets.common import allowed_dirs
+
+    shown, sources = view.metrics_figure(), list(view.param.source.objects)
+    for typed in ("/etc/shadow", "/root/.ssh/id_rsa", str(tmp_path / ".." / ".." / "etc" / "passwd")):
+        view.path_a.value = typed
+        assert view.load_files() is None
+        # one answer for a file that exists and one that does not: nothing about the machine leaks
+        assert view.errors.message.startswith("path: not allowed")
+    assert json.dumps(view.metrics_figure()) == json.dumps(shown) and list(view.param.source.objects) == sources
+    # inside a served folder, a typed path loads as before
+    inside = allowed_dirs()[0] / "alignment" / "toyclip_embeddings.npz"
+    view.path_a.value = str(inside)
+    assert view.load_files() is not None and view.errors.message == ""

@@ -100,3 +100,19 @@ def test_a_page_from_another_site_cannot_open_a_session(dashboard):
     assert _open_websocket(dashboard.url, "/", "http://evil.example") == 403
     port = dashboard.url.rsplit(":", 1)[1]
     assert _open_websocket(dashboard.url, "/", f"http://127.0.0.1:{port}") == 101
+
+
+def test_serve_refuses_a_data_dir_that_is_not_a_folder(capsys, tmp_path):
+    assert cli.main(["serve", "--data-dir", str(tmp_path / "missing"), "--port", "1", "--no-show"]) == 2
+    assert "data_dir:" in capsys.readouterr().err
+
+
+def test_set_allowed_dirs_replaces_the_defaults(tmp_path):
+    from widgets import common
+
+    before = list(common._ALLOWED_DIRS)
+    try:
+        assert common.set_allowed_dirs([tmp_path]) == [tmp_path.resolve()]
+        assert common.allowed_dirs() == [tmp_path.resolve()]
+    finally:
+        common._ALLOWED_DIRS[:] = before
