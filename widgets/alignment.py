@@ -290,6 +290,9 @@ class AlignmentView(StudyView):
         self.umap_job.start(work, on_done=done)
 
     # ------------------------------------------------------------------ sweeps
+    def on_load(self) -> None:
+        self.start_sweep()  # the sweep asked for while the page was built waited for the browser
+
     def start_sweep(self) -> None:
         """Anchor-count curve and held-out map comparison for the current data, in the background.
 

@@ -184,17 +184,38 @@ class StudyView(pn.viewable.Viewer):
         self._last_good: dict[str, Any] = {}
         self._closed = False
         self._layout: pn.viewable.Viewable | None = None
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        in_session = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+        # Note [work waits for a browser]: a plain GET (a crawler, curl) builds the page too; only
+        # a browser that loads it gets background work, so requests alone cannot pile up threads.
+        self._loaded = not in_session
+        if in_session:
             pn.state.on_session_destroyed(self._on_session_destroyed)
+            pn.state.onload(self._on_browser_load)
 
     # ------------------------------------------------------------------ jobs
     def add_job(self, label: str) -> BackgroundJob:
-        """A background job owned by this page (reports into its error box, stopped by close)."""
+        """A background job owned by this page (reports into its error box, stopped by close).
+
+        It starts only once a browser shows the page and until the page closes; a start
+        refused for that reason returns False (see :meth:`on_load` for work to begin then).
+        """
         from widgets.jobs import BackgroundJob
 
-        job = BackgroundJob(label, errors=self.errors)
+        job = BackgroundJob(label, errors=self.errors, can_start=lambda: self._loaded and not self._closed)
         self._jobs.append(job)
         return job
+
+    @property
+    def loaded(self) -> bool:
+        """True once a browser shows the page (always, outside a served session)."""
+        return self._loaded
+
+    def _on_browser_load(self) -> None:
+        self._loaded = True
+        self.on_load()
+
+    def on_load(self) -> None:
+        """Start what the page computes in the background once a browser shows it (override)."""
 
     @property
     def jobs(self) -> tuple[BackgroundJob, ...]:

@@ -78,9 +78,10 @@ class BackgroundJob(param.Parameterized):
     message = param.String(default="", doc="Last progress message.")
 
     def __init__(self, name: str = "job", poll_ms: int = 250, *, errors: ErrorBox | None = None,
-                 **params: Any) -> None:
+                 can_start: Callable[[], bool] | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.label = name
+        self._can_start = can_start  # the owner's say: e.g. no work before a browser shows the page
         self.poll_ms = poll_ms
         # A page has one error box: a view passes its own, and the job reports there.
         self._own_errors = errors is None
@@ -124,8 +125,9 @@ class BackgroundJob(param.Parameterized):
         partial results, in the order the worker reported them; ``on_done(result)`` once at
         the end (also after Stop, with what the work returned when it stopped).
         """
-        if self.running:
+        if self.running or (self._can_start is not None and not self._can_start()):
             return False
+        log.info("job %r started", self.label)
         self.errors.clear()
         self._stop.clear()
         self._events, self._outcome = [], None
