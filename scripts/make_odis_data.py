@@ -93,7 +93,7 @@ def build_scores(out: Path, max_docs: int | None) -> None:
     emb = embed_texts(texts, batch_size=PRESETS["shipped"]["embed_batch_size"])
     _save_npz(out / "embeddings.npz", minilm=emb.astype(np.float16))
     log("maps (PCA, UMAP)…")
-    maps = {m: embedding_map(emb, method=m).astype(np.float32) for m in ("pca", "umap")}
+    maps = {m: embedding_map(emb, method=m, **PRESETS["map"]).astype(np.float32) for m in ("pca", "umap")}
     _save_npz(out / "maps.npz", **maps)
     log("report…")
     report = default_report(scores, texts=texts, embeddings=emb, token_counts=table["n_tokens"].to_numpy())

@@ -16,26 +16,22 @@ page's one error box (never a traceback) and the view keeps whatever it already 
 from __future__ import annotations
 
 import functools
-import html
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 import panel as pn
 
 from lab.device import describe_device
 from lab.paths import data_dir, runs_dir
-
-if TYPE_CHECKING:
-    from widgets.jobs import BackgroundJob
+from widgets.errors import ErrorBox, guarded
+from widgets.jobs import BackgroundJob
 
 __all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView", "MAX_UPLOAD_BYTES",
            "allowed_dirs", "set_allowed_dirs"]
 
 log = logging.getLogger("ortholab")
 
-# Messages echo user input (file names, paths); keep what the page shows short.
-MAX_MESSAGE_CHARS = 600
 # The largest file a visitor may upload; the server's websocket limit is set from it.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
@@ -59,69 +55,6 @@ def set_allowed_dirs(dirs: Iterable[str | Path]) -> list[Path]:
         resolved.append(path)
     _ALLOWED_DIRS[:] = resolved
     return resolved
-
-
-class ErrorBox:
-    """An alert that is hidden until something goes wrong; ``show``/``clear`` it."""
-
-    def __init__(self) -> None:
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self.source: str | None = None  # what the shown message came from (see clear)
-
-    def show(self, exc_or_text: BaseException | str, *, source: str | None = None) -> None:
-        """Show an exception's message (or a text); ``source`` names what failed, for clear()."""
-        if isinstance(exc_or_text, BaseException):
-            exc = exc_or_text
-            if isinstance(exc, (ValueError, TypeError, FileNotFoundError, ImportError)):
-                text = str(exc)
-            else:  # unexpected: keep the page usable, put the details in the server log
-                log.exception("unexpected error in a view", exc_info=exc)
-                text = f"Unexpected error ({type(exc).__name__}): {exc}"
-        else:
-            text = exc_or_text
-        if len(text) > MAX_MESSAGE_CHARS:
-            text = text[:MAX_MESSAGE_CHARS] + " …"
-        self.alert.object = html.escape(text)
-        self.alert.visible = True
-        self.source = source
-
-    def clear(self, *, source: str | None = None) -> None:
-        """Hide the message; with ``source``, only if that is what the message came from."""
-        if source is not None and self.source != source:
-            return
-        self.alert.visible = False
-        self.alert.object = ""
-        self.source = None
-
-    @property
-    def message(self) -> str:
-        """The message shown (as text), or "" when the box is hidden."""
-        return html.unescape(self.alert.object) if self.alert.visible else ""
-
-    def __panel__(self):
-        return self.alert
-
-
-def guarded(errors: ErrorBox) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for view callbacks: clear the alert, run, and show any exception in it.
-
-    The wrapped callback returns ``None`` on failure, so the caller keeps its old state.
-    """
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            try:
-                result = fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Bokeh
-                errors.show(exc)
-                return None
-            errors.clear()
-            return result
-
-        return inner
-
-    return wrap
 
 
 def keeps_last(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -199,8 +132,6 @@ class StudyView(pn.viewable.Viewer):
         It starts only once a browser shows the page and until the page closes; a start
         refused for that reason returns False (see :meth:`on_load` for work to begin then).
         """
-        from widgets.jobs import BackgroundJob
-
         job = BackgroundJob(label, errors=self.errors, can_start=lambda: self._loaded and not self._closed)
         self._jobs.append(job)
         return job

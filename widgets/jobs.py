@@ -21,7 +21,7 @@ from typing import Any, Callable
 import panel as pn
 import param
 
-from widgets.common import ErrorBox
+from widgets.errors import ErrorBox
 
 __all__ = ["BackgroundJob", "JobEvent"]
 

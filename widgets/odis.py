@@ -37,6 +37,7 @@ from widgets.figures import empty_figure
 __all__ = ["OdisView", "create_view"]
 
 PAGE = PRESETS["page"]
+MAP = PRESETS["map"]  # seed, n_neighbors, min_dist of the document map
 MAX_COMPONENTS = PAGE["max_components"]
 WEIGHTS = [f"weight_{i + 1}" for i in range(MAX_COMPONENTS)]
 TABLE_COLUMNS = ["component", "rank", "score", "preview", "doc_id"]
@@ -60,7 +61,7 @@ DIM_HELP = "\n".join(f"* **{d.name}** ({d.group}; {d.range}; {'higher' if d.high
 def _cached_map(folder: str, method: str, n_neighbors: int) -> np.ndarray:
     """A map of the shipped embeddings (read-only artifact; shared by sessions)."""
     data = load_default(folder)
-    out = embedding_map(data.embeddings, method=method, n_neighbors=n_neighbors)
+    out = embedding_map(data.embeddings, method=method, **{**MAP, "n_neighbors": n_neighbors})
     out.setflags(write=False)
     return out
 
@@ -268,7 +269,7 @@ class OdisView(StudyView, BudgetWeights):
             progress(0.05, f"{method.upper()} of {d.n} documents (runs once, then cached)…")
             if folder is not None:
                 return _cached_map(folder, method, k)
-            return embedding_map(d.embeddings, method=method, n_neighbors=k, progress=progress,
+            return embedding_map(d.embeddings, method=method, **{**MAP, "n_neighbors": k}, progress=progress,
                                  should_stop=should_stop)
 
         def done(xy):

@@ -16,7 +16,6 @@ import torch
 
 from lab.checks import check_int
 from lab.device import to_numpy
-from lab.odis.experiment import PRESETS
 from lab.odis.selector import OrthogonalSelector, overlap_matrix, select_baseline, union_of
 from lab.progress import Progress, ShouldStop, resolve
 
@@ -78,8 +77,7 @@ def _component_names(components: np.ndarray, dims: list[str], top: int = 2) -> l
     return names
 
 
-def analyse(scores: pd.DataFrame, *, n_components: int = PRESETS["page"]["n_components"],
-            budget: int = PRESETS["page"]["budget"], weights: Sequence[float] | None = None,
+def analyse(scores: pd.DataFrame, *, n_components: int = 4, budget: int = 200, weights: Sequence[float] | None = None,
             duplicates: str = "keep", standardize: bool = True, token_counts=None,
             device: str | torch.device | None = None) -> Analysis:
     """Fit the selector on ``scores`` and select ``budget`` documents; everything the page shows."""
@@ -134,7 +132,7 @@ def selection_table(analysis: Analysis, texts: Sequence[str], *, doc_ids: Sequen
 
 
 def compare_selections(scores: pd.DataFrame, analysis: Analysis, *, embeddings=None,
-                       seed: int = PRESETS["comparison"]["seed"], single: Sequence[str] | None = None) -> pd.DataFrame:
+                       seed: int = 0, single: Sequence[str] | None = None) -> pd.DataFrame:
     """ODiS against the baselines at the same size (the size of the ODiS union).
 
     Columns: method, docs, mean PCk score per component (how much of each orthogonal
@@ -142,7 +140,7 @@ def compare_selections(scores: pd.DataFrame, analysis: Analysis, *, embeddings=N
     diversity (mean pairwise cosine distance of the embeddings; NaN without embeddings) and
     coverage (share of components whose mean score in the selection is above the corpus mean).
     ``single`` names the raw dimensions of the single-dimension baselines (default: the first
-    ``PRESETS["comparison"]["single_baselines"]``).
+    three; the page passes ``PRESETS["page"]["single_baselines"]`` of them).
     """
     size = len(analysis.union)
     if size < 1:
@@ -151,7 +149,7 @@ def compare_selections(scores: pd.DataFrame, analysis: Analysis, *, embeddings=N
     picks["random"] = select_baseline("random", scores, size, seed=seed)
     picks["top by mean score"] = select_baseline("mean", scores, size)
     picks["PC average top"] = select_baseline("pc_average", scores, size, pc_scores=analysis.pc_scores)
-    for dim in (single if single is not None else analysis.dimensions[:PRESETS["comparison"]["single_baselines"]]):
+    for dim in (single if single is not None else analysis.dimensions[:3]):
         picks[f"top {dim}"] = select_baseline("single", scores, size, dimension=dim)
     x = scores.to_numpy(dtype=np.float64)
     sd = x.std(0)
@@ -179,8 +177,7 @@ def compare_selections(scores: pd.DataFrame, analysis: Analysis, *, embeddings=N
     return pd.DataFrame(rows)
 
 
-def embedding_map(embeddings, *, method: str = "umap", seed: int = PRESETS["map"]["seed"],
-                  n_neighbors: int = PRESETS["map"]["n_neighbors"], min_dist: float = PRESETS["map"]["min_dist"],
+def embedding_map(embeddings, *, method: str = "umap", seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
                   progress: Progress | None = None, should_stop: ShouldStop | None = None) -> np.ndarray | None:
     """2-D map (n, 2) of the documents: UMAP (cosine) or PCA of the embeddings.
 

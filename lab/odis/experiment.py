@@ -31,9 +31,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     # What the page starts with, how much of each selected document it shows, and how many
     # single-dimension baselines (the first raw dimensions) it compares ODiS with.
     "page": {"budget": 200, "n_components": 4, "preview_chars": 140, "max_components": 6, "single_baselines": 2},
-    # The comparison with the baselines outside the page (notebook, scripts): top by each of
-    # the first ``single_baselines`` raw dimensions.
-    "comparison": {"single_baselines": 3, "seed": 0},
     # The shipped artifacts in data/odis (scripts/make_odis_data.py).
     "shipped": {"preview_chars": 400, "embed_batch_size": 64},
 }
