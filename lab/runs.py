@@ -130,7 +130,42 @@ class Run:
 
     @property
     def config(self) -> dict[str, Any]:
-        return json.loads((self.path / "config.json").read_text())
+        try:
+            return json.loads((self.path / "config.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"run: {self.id}/config.json is not valid JSON ({exc.msg} at line {exc.lineno}); "
+                             "the run cannot be reopened") from exc
+
+    def update_config(self, **changes: Any) -> dict[str, Any]:
+        """Merge ``changes`` into config.json (atomically), e.g. a resumed run's new step budget."""
+        cfg = {**self.config, **changes}
+        atomic_write_json(self.path / "config.json", cfg)
+        return cfg
+
+    def truncate_metrics(self, max_step: int) -> int:
+        """Keep only the logged rows with step <= ``max_step`` (rewritten atomically); returns how many were dropped.
+
+        Note [metrics follow the checkpoint]: a run killed between logging a row and writing its
+        checkpoint has rows past the checkpoint; a resume starts from the checkpoint, so those
+        rows are dropped before it logs them again.
+        """
+        p = self.path / "metrics.jsonl"
+        if not p.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in p.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                dropped += 1  # a torn last line
+                continue
+            if int(row.get("step", 0)) <= max_step:
+                kept.append(line)
+            else:
+                dropped += 1
+        if dropped:
+            atomic_write_bytes(p, "".join(f"{line}\n" for line in kept).encode())
+        return dropped
 
     @property
     def status(self) -> dict[str, Any]:
@@ -216,7 +251,11 @@ class Run:
         p = self.path / f"{_slug(name)}.pt"
         if not p.is_file():
             return None
-        return torch.load(p, map_location=device, weights_only=True)
+        try:
+            return torch.load(p, map_location=device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a truncated or corrupt file, whatever torch raises for it
+            raise ValueError(f"checkpoint: {self.id}/{p.name} is truncated or corrupt and cannot be loaded "
+                             f"({type(exc).__name__})") from exc
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-docs", type=int, default=None, help="use only the first documents of the corpus")
     p.add_argument("--tokenizer", choices=["word", "byte"], default="word")
     p.add_argument("--vocab-size", type=int, default=10_000, help="word vocabulary size (default 10000)")
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps (default 300; with --resume: the run's own, or a new total to train to)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seq-len", type=int, default=0, help="0 = the model's context length")
     p.add_argument("--lr", type=float, default=3e-4)
@@ -89,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
         saved = Run.open(args.resume).config
         tok = tokenizer_from_json(saved["tokenizer"])
         data = build_token_data(texts_train, texts_val, tokenizer=tok)
-        trainer = Trainer.resume(args.resume, data, steps=args.steps)
+        trainer = Trainer.resume(args.resume, data, **({"steps": args.steps} if args.steps else {}))
     else:
         data = build_token_data(texts_train, texts_val, kind=args.tokenizer, vocab_size=args.vocab_size)
         shape = dict(PRESETS[args.preset].model)
@@ -104,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
                        rotation=False if args.no_rotation else None,
                        phase_norm=False if args.no_phase_norm else None,
                        horn=False if args.no_horn else None)
-        tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
+        tcfg = TrainConfig(steps=args.steps or 300, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                            warmup=args.warmup, eval_every=args.eval_every, seed=args.seed, device=args.device,
                            amp=args.amp, compile=args.compile)
         name = args.name or ("baseline" if args.baseline else f"3pt-N{mcfg.n_phases}")

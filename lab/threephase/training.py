@@ -258,8 +258,15 @@ class Trainer:
         tcfg = replace(TrainConfig(**cfg["train"]), **overrides)
         if not (run.path / "checkpoint.pt").is_file():
             raise ValueError(f"path: run {run.id!r} has no checkpoint.pt (a metrics-only run cannot be resumed)")
+        saved_tokens = cfg.get("data", {}).get("train_tokens")
+        if saved_tokens is not None and saved_tokens != int(data.train.numel()):
+            raise ValueError(f"data: run {run.id!r} was trained on {saved_tokens:,} tokens, these data have "
+                             f"{int(data.train.numel()):,}; resume with the corpus and --max-docs it started with")
+        if tcfg != TrainConfig(**cfg["train"]):
+            cfg = run.update_config(train=asdict(tcfg))  # config.json says what the run now trains to
         trainer = cls(mcfg, tcfg, data, run=run).setup()
         trainer.load_state(run.load_checkpoint(device=trainer.device))
+        run.truncate_metrics(trainer.step)
         old = run.metrics()
         if len(old):
             trainer.history = [r for r in old.to_dict("records") if r["step"] <= trainer.step]

@@ -172,3 +172,56 @@ def test_headless_main(tmp_path, monkeypatch, capsys):
     assert len(runs) == 1 and Run.open(runs[0]).status["state"] == "finished"
     rc = main(["--resume", str(runs[0]), "--steps", "6", "--corpus", str(corpus), "--vocab-size", "64"])
     assert rc == 0 and Run.open(runs[0]).metrics()["step"].max() == 6
+
+
+def test_resume_keeps_the_saved_budget_and_refuses_other_data(tmp_path, monkeypatch):
+    from lab.threephase.cli import main
+
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps({"text": t}) for t in texts(40, 9)))
+    args = ["--corpus", str(corpus), "--preset", "tiny", "--d-model", "24", "--batch-size", "4", "--eval-every", "2",
+            "--seq-len", "16", "--vocab-size", "64", "--device", "cpu"]
+    assert main([*args, "--steps", "4"]) == 0
+    run = next((tmp_path / "runs" / "threephase").iterdir())
+    status = json.loads((run / "status.json").read_text())
+    assert status["step"] == 4
+    # no --steps: the run's own budget (4), not the CLI default (300)
+    assert main(["--resume", str(run), "--corpus", str(corpus), "--device", "cpu"]) == 0
+    assert json.loads((run / "status.json").read_text())["step"] == 4
+    # a new total is recorded in config.json, so the file says what the run trained to
+    assert main(["--resume", str(run), "--corpus", str(corpus), "--steps", "6", "--device", "cpu"]) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 6
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # every step logged once
+    # other data than the run started with: a one-line refusal, exit 2
+    assert main(["--resume", str(run), "--corpus", str(corpus), "--max-docs", "20", "--device", "cpu"]) == 2
+
+
+def test_metrics_past_the_checkpoint_are_dropped_on_resume(tmp_path):
+    from lab.runs import Run
+
+    run = Run.create("threephase", {"a": 1}, root=tmp_path)
+    for step in (0, 2, 4, 6):
+        run.log_metrics(step, loss=float(step))
+    with open(run.path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 8, "lo')  # torn by a kill
+    assert run.truncate_metrics(4) == 2  # step 6 and the torn line
+    assert run.metrics()["step"].tolist() == [0, 2, 4]
+
+
+def test_corrupt_run_files_give_one_line_messages(tmp_path, capsys):
+    from lab.runs import Run
+    from lab.threephase.cli import main
+
+    run = Run.create("threephase", {"train": {}}, root=tmp_path)
+    (run.path / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="checkpoint: .*checkpoint.pt is truncated or corrupt"):
+        run.load_checkpoint()
+    (run.path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json is not valid JSON"):
+        run.config
+    assert main(["--resume", str(run.path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert main(["--resume", str(tmp_path / "no-such-run")]) == 2
