@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--beta", type=float, default=0.3)
     p.add_argument("--root", default=None, help="runs folder (default: ORTHOLAB_RUNS or data/runs)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="steps between resumable checkpoints (default: TrainConfig's, 500; a run stopped or "
+                        "killed resumes from its last checkpoint)")
     p.add_argument("--resume", default=None, help="path of a run directory to continue")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     return p
@@ -58,8 +61,10 @@ def _train(args: argparse.Namespace) -> int:
     kinds = ("householder", "linear") if args.layer == "both" else (args.layer,)
     data = make_shapes(args.n_images, seed=0)
     for kind in kinds:
+        every = {"checkpoint_every": args.checkpoint_every} if args.checkpoint_every is not None else {}
         cfg = TrainConfig(generator=GeneratorConfig(latent_dim=args.latent_dim, rank=args.rank, first_layer=kind),
-                          steps=args.steps, seed=args.seed, n_images=args.n_images, lr=args.lr, beta=args.beta)
+                          steps=args.steps, seed=args.seed, n_images=args.n_images, lr=args.lr, beta=args.beta,
+                          **every)
         res = train_vae(cfg, data=data, root=args.root, progress=report)
         last = res.history[-1] if res.history else {}
         print(f"{kind}: run {res.run.path} recon {last.get('recon', float('nan')):.2f} "

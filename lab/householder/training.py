@@ -115,6 +115,7 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
             start = int(ckpt["step"])
+        run.truncate_metrics(start)  # rows logged after the checkpoint are logged again (Note in lab.runs)
         run.set_status("running", step=start)
     fixed_z = torch.randn(n_samples, config.generator.latent_dim, generator=torch.Generator().manual_seed(1234)).to(dev)
     history: list[dict] = []

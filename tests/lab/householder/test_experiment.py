@@ -253,3 +253,23 @@ def test_decode_offset_equals_decoding_the_moved_code():
     assert torch.allclose(decode_offset(gen, D, off, z=z), expected, atol=1e-6)
     with pytest.raises(ValueError, match="offsets"):
         decode_offset(gen, D, [1.0], z=z)
+
+
+def test_cli_checkpoint_interval_and_resume_log_each_step_once(tmp_path):
+    import json
+
+    from lab.householder.cli import main
+
+    torch.set_num_threads(1)
+    args = ["--layer", "linear", "--steps", "6", "--n-images", "64", "--root", str(tmp_path)]
+    assert main([*args, "--checkpoint-every", "2"]) == 0
+    run = next(tmp_path.glob("householder/*"))
+    assert json.loads((run / "config.json").read_text())["checkpoint_every"] == 2
+    # a kill between a logged row and its checkpoint leaves rows past the checkpoint
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    ckpt["step"] = 2
+    torch.save(ckpt, run / "checkpoint.pt")
+    assert main(["--resume", str(run)]) == 0
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 6
+    assert main([*args, "--checkpoint-every", "0"]) == 2  # named refusal, no traceback
