@@ -223,7 +223,11 @@ class AlignmentView(StudyView):
                            ((f"zero-shot: B {m1} vs A {m2}", m1), "cross-model zero-shot")):
             if key in m.index:
                 parts.append(f"{label}: **{m.loc[key, 'before']:.0%} → {m.loc[key, 'after']:.0%}**")
-        return f"With **{len(res.anchors)} anchors** ({self.map_type} map): " + " · ".join(parts)
+        sample = ""
+        if res.n_eval_total > res.eval_rows.size:
+            sample = (f" *(scores on a seeded sample of {res.eval_rows.size:,} of the {res.n_eval_total:,} held-back "
+                      "items)*")
+        return f"With **{len(res.anchors)} anchors** ({self.map_type} map): " + " · ".join(parts) + sample
 
     # ------------------------------------------------------------------ 2-D view
     def _view_rows(self) -> tuple[np.ndarray, np.ndarray, list[str]]:

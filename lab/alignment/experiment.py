@@ -68,6 +68,8 @@ PRESETS: dict[str, Any] = {
                 "map_types": MAP_TYPES},
     # The anchor-count curve: seeds and maps at each of about n_counts geometrically spaced counts.
     "curve": {"seeds": (0, 1, 2), "map_types": ("orthogonal", "linear"), "n_counts": 8},
+    # Every score is computed on at most this many evaluation rows (Note [scoring cap]).
+    "scoring": {"max_rows": 2048},
     # The dashboard page: its data sources (page label -> shipped artifact, see sources.SHIPPED),
     # the anchor count it starts with (10 classes, or 2 x d rows for unlabelled data), and the
     # pair its retrain button trains (the page sets the steps, at most those of the shipped pair).
@@ -149,9 +151,11 @@ class AlignmentResult:
     anchor_classes: np.ndarray  # class ids of the anchors (empty without labels)
     eval_rows: np.ndarray  # (n_eval,) rows scored (never anchors)
     x_after: np.ndarray  # (n_eval, d) space-A rows of eval_rows carried into space B
-    x2_after: np.ndarray | None  # (m, d) second modality of space A carried into space B
+    x2_after: np.ndarray | None  # (m, d) second modality of space A carried into space B (rows2 of it)
     singular_values: np.ndarray  # singular values of Xc^T Yc on the anchors, descending
     orthogonality_error: float  # ||M^T M - I||_F of the map's linear part
+    n_eval_total: int = 0  # evaluation rows there were; eval_rows is a seeded sample when fewer
+    rows2: np.ndarray | None = None  # (m,) second-modality rows scored (a seeded sample of x2 when capped)
 
 
 def _or_nan(fn: Callable[..., float], *args: Any) -> float:
@@ -162,7 +166,21 @@ def _or_nan(fn: Callable[..., float], *args: Any) -> float:
         return float("nan")
 
 
-def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, rows: np.ndarray) -> list[tuple]:
+def _capped(rows: np.ndarray, seed: int) -> np.ndarray:
+    """``rows``, or a seeded sorted sample of PRESETS["scoring"]["max_rows"] of them.
+
+    Note [scoring cap]: some scores build (n, n) matrices (unbiased CKA, mutual k-NN), so a
+    large upload would need gigabytes per control change; scoring a fixed sample keeps every
+    score's cost bounded, and the result says how many rows it was computed on.
+    """
+    limit = PRESETS["scoring"]["max_rows"]
+    if rows.size <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
+
+
+def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, rows: np.ndarray,
+                rows2: np.ndarray | None = None) -> list[tuple]:
     """(metric, modality, value) for space-A rows ``xa`` (already in B's frame or raw)."""
     m1, m2 = data.modalities
     yb = data.y[rows]
@@ -178,13 +196,15 @@ def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, row
         lab = data.labels[rows]
         out.insert(1, ("retrieval top-1 (class)", m1, retrieval_top1(xa, yb, query_labels=lab, gallery_labels=lab)))
     if x2a is not None:
+        rows2 = np.arange(len(data.y2)) if rows2 is None else rows2
+        y2 = data.y2[rows2]
         out += [
-            ("retrieval top-1 (instance)", m2, retrieval_top1(x2a, data.y2)),
-            ("mean cosine", m2, mean_pairwise_cosine(x2a, data.y2)),
+            ("retrieval top-1 (instance)", m2, retrieval_top1(x2a, y2)),
+            ("mean cosine", m2, mean_pairwise_cosine(x2a, y2)),
         ]
         if data.labels is not None and data.labels2 is not None:
             # Cross-model zero-shot: model B's images against model A's captions (in B's frame).
-            zs = retrieval_top1(yb, x2a, query_labels=data.labels[rows], gallery_labels=data.labels2)
+            zs = retrieval_top1(yb, x2a, query_labels=data.labels[rows], gallery_labels=data.labels2[rows2])
             out.append((f"zero-shot: B {m1} vs A {m2}", m1, zs))
     return out
 
@@ -212,17 +232,20 @@ def run_alignment(
         rows = rows[~np.isin(data.labels[rows], classes)]
         if rows.size < 2:
             raise ValueError("n_anchor_classes: no held-out classes are left to score; use fewer anchor classes")
+    n_eval_total = int(rows.size)
+    rows = _capped(rows, seed)
     aligner = make_aligner(map_type, center=center, allow_reflection=allow_reflection, seed=seed)
     # Note [precision]: the closed-form maps are fitted in float64 (cheap at these sizes and
     # exact enough for the orthogonality-error read-out); the MLP trains in float32.
     dt = torch.float32 if map_type == "mlp" else torch.float64
     aligner.fit(torch.from_numpy(data.x[anchors]).to(dt), torch.from_numpy(data.y[anchors]).to(dt))
     x_after = to_numpy(aligner.transform(torch.from_numpy(data.x[rows]).to(dt))).astype(np.float32)
-    x2_after = None
+    x2_after, rows2 = None, None
     if data.has_second:
-        x2_after = to_numpy(aligner.transform(torch.from_numpy(data.x2).to(dt))).astype(np.float32)
-    before = _score_rows(data, data.x[rows], data.x2, rows)
-    after = _score_rows(data, x_after, x2_after, rows)
+        rows2 = _capped(np.arange(len(data.x2)), seed)
+        x2_after = to_numpy(aligner.transform(torch.from_numpy(data.x2[rows2]).to(dt))).astype(np.float32)
+    before = _score_rows(data, data.x[rows], data.x2[rows2] if rows2 is not None else None, rows, rows2)
+    after = _score_rows(data, x_after, x2_after, rows, rows2)
     metrics = pd.DataFrame(
         [{"metric": m, "modality": mod, "before": b, "after": a} for (m, mod, b), (_, _, a) in zip(before, after)]
     )
@@ -238,6 +261,8 @@ def run_alignment(
         x2_after=x2_after,
         singular_values=to_numpy(sv.singular_values_),
         orthogonality_error=orthogonality_error(aligner.matrix_),
+        n_eval_total=n_eval_total,
+        rows2=rows2,
     )
 
 

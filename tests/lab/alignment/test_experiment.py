@@ -241,3 +241,28 @@ def test_project_2d_umap_shapes_and_seeded():
     b = project_2d(data.x[res.eval_rows], res.x_after, yb, method="umap", seed=3)
     assert a["after"].shape == (yb.shape[0], 2) and a["target_before"].shape == (yb.shape[0], 2)
     np.testing.assert_allclose(a["after"], b["after"])
+
+
+def test_scores_of_a_large_upload_run_on_a_bounded_seeded_sample():
+    from lab.alignment import PRESETS, from_arrays, retrieval_top1, run_alignment
+
+    rng = np.random.default_rng(7)
+    n, d = 12_000, 8
+    x = rng.standard_normal((n, d))
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    y = x @ q + 0.05 * rng.standard_normal((n, d))
+    mask = np.zeros(n, dtype=bool)
+    mask[:2000] = True
+    data = from_arrays(x, y, train_mask=mask, name="big")
+    res = run_alignment(data, n_anchor_classes=200, seed=3)
+    limit = PRESETS["scoring"]["max_rows"]
+    assert res.n_eval_total == n - 2000 and res.eval_rows.size == limit
+    assert np.all(np.diff(res.eval_rows) > 0) and not np.isin(res.eval_rows, res.anchors).any()
+    # the same seed scores the same sample; the score is the one computed on those rows directly
+    again = run_alignment(data, n_anchor_classes=200, seed=3)
+    np.testing.assert_array_equal(again.eval_rows, res.eval_rows)
+    direct = retrieval_top1(res.x_after, y[res.eval_rows])
+    shown = res.metrics.set_index(["metric", "modality"]).loc[
+        ("retrieval top-1 (instance)", data.modalities[0]), "after"
+    ]
+    assert shown == pytest.approx(direct) and shown > 0.9
