@@ -50,7 +50,15 @@ from lab.threephase.model import (
     theta_init,
     theta_stats,
 )
-from lab.threephase.training import TrainConfig, Trainer, TrainResult, lr_at, train_language_model, train_model
+from lab.threephase.training import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    TrainResult,
+    lr_at,
+    train_language_model,
+    train_model,
+)
 
 __all__ = [
     # model
@@ -60,7 +68,7 @@ __all__ = [
     "WordTokenizer", "ByteTokenizer", "TokenData", "build_token_data", "default_token_data", "save_token_data",
     "shipped_token_data", "tokenizer_from_json",
     # training
-    "TrainConfig", "Trainer", "TrainResult", "lr_at", "train_model", "train_language_model",
+    "TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "lr_at", "train_model", "train_language_model",
     # experiment
     "PRESETS", "Preset", "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
     "variant_configs", "run_sweep", "summarize", "drift_profile", "run_frame", "load_run", "list_study_runs",

@@ -34,9 +34,14 @@ from lab.seeding import seeded_init
 from lab.threephase.data import TokenData, build_token_data, eval_windows, sample_batch
 from lab.threephase.model import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult", "lr_at", "train_model", "train_language_model", "STUDY"]
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "lr_at", "train_model", "train_language_model",
+           "STUDY"]
 
 STUDY = "threephase"
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; no step was taken on it (see Note [divergence])."""
 HORN_POSITIONS = 16  # positions of the horn witness logged at every evaluation
 
 
@@ -117,6 +122,7 @@ class Trainer:
         self.keep_weights = keep_weights  # False: the run keeps metrics only (no checkpoint, no resume)
         self.extra_config = dict(extra_config or {})
         self.step = 0
+        self._checkpoint_step = 0  # the step of the last checkpoint written or loaded
         self.history: list[dict] = []
         self.model: Transformer | None = None
 
@@ -188,6 +194,12 @@ class Trainer:
         self.model.train()
         with self.autocast():
             _, loss = self.forward_model(x, y)
+        if not torch.isfinite(loss.detach()).all():
+            # Note [divergence]: no step is taken on a non-finite loss, so the model keeps the
+            # weights of the last finite step, and the run keeps its last checkpoint.
+            raise TrainingDiverged(
+                f"lr: training diverged at step {self.step + 1} (loss {float(loss.detach())}); the run keeps its "
+                f"last checkpoint (step {self._checkpoint_step}); lower the learning rate or resume from there")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.tcfg.grad_clip > 0:
@@ -243,11 +255,13 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.run_handle is not None and self.keep_weights:
             self.run_handle.save_checkpoint(self.state())
+            self._checkpoint_step = self.step
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
+        self._checkpoint_step = self.step
 
     @classmethod
     def resume(cls, path: str | os.PathLike, data: TokenData, **overrides: Any) -> "Trainer":
@@ -297,6 +311,14 @@ class Trainer:
                 extra = {"row": row} if row is not None else {}
                 progress(self.step / steps, f"step {self.step}/{steps}  loss {loss:.3f}", step=self.step, loss=loss,
                          **extra)
+        except TrainingDiverged as exc:
+            if self.run_handle is not None:
+                self.run_handle.set_status("stopped", reason=str(exc), step=self._checkpoint_step)
+            raise
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through lab.command: a stop, not a failure
+            if self.run_handle is not None:
+                self.run_handle.set_status("stopped", reason="interrupted", step=self._checkpoint_step)
+            raise
         except BaseException as exc:
             if self.run_handle is not None:
                 self.run_handle.set_status("failed", error=f"{type(exc).__name__}: {exc}", step=self.step)

@@ -225,3 +225,27 @@ def test_corrupt_run_files_give_one_line_messages(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert main(["--resume", str(tmp_path / "no-such-run")]) == 2
+
+
+def test_a_diverging_run_stops_at_its_last_good_checkpoint(tmp_path):
+    data = build_token_data(texts(30, 5), texts(6, 6), vocab_size=64)
+    cfg = ModelConfig(vocab_size=data.vocab_size, d_model=24, n_layers=2, n_heads=6, n_kv_heads=3, d_ff=32,
+                      max_seq_len=16)
+    trainer = Trainer(cfg, TrainConfig(steps=8, batch_size=2, eval_every=2, eval_windows=2, device="cpu"), data,
+                      name="nan", root=tmp_path).setup()
+    forward = trainer.forward_model
+
+    def poisoned(x, y):  # the loss turns NaN at the fifth step
+        logits, loss = forward(x, y)
+        return logits, loss * float("nan") if trainer.step == 4 else loss
+
+    trainer.forward_model = poisoned
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"lr: training diverged at step 5 \(loss nan\).*last checkpoint \(step 4\)"):
+        trainer.run()
+    status = Run.open(trainer.run_handle.path).status
+    assert status["state"] == "stopped" and status["step"] == 4 and "diverged" in status["reason"]
+    assert torch.load(trainer.run_handle.path / "checkpoint.pt", weights_only=True)["step"] == 4
+    # no step was taken on the NaN loss: every weight is still finite
+    assert all(torch.isfinite(v).all() for v in trainer.model.state_dict().values())
+    assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
