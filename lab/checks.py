@@ -11,7 +11,14 @@ from typing import Any
 import torch
 
 __all__ = [
-    "NotFittedError", "check_fitted", "check_matrix", "check_finite", "check_same_rows", "check_int", "check_float",
+    "NotFittedError",
+    "TrainingDiverged",
+    "check_fitted",
+    "check_matrix",
+    "check_finite",
+    "check_same_rows",
+    "check_int",
+    "check_float",
 ]
 
 
@@ -65,6 +72,10 @@ def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | N
     if v != v or (lo is not None and v < lo) or (hi is not None and v > hi):
         raise ValueError(f"{name}: expected a number in [{lo}, {hi}], got {value!r}")
     return v
+
+
+class TrainingDiverged(ValueError):
+    """A training loss became NaN or infinite; the trainer took no step on it and kept its last checkpoint."""
 
 
 class NotFittedError(ValueError, AttributeError):

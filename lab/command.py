@@ -1,7 +1,7 @@
 """The one exit-code rule of every ``ortholab train <study>`` command.
 
     0    the work finished
-    1    the work ran but did not finish (stopped early, diverged)
+    1    the work ran but did not finish (stopped early; diverged: a message says where it stopped)
     2    bad input: a one-line message naming what was wrong, on stderr; no traceback
     130  interrupted (Ctrl-C or SIGTERM); what was saved is kept
 
@@ -16,6 +16,8 @@ import signal
 import sys
 import time
 from typing import Any, Callable, Sequence
+
+from lab.checks import TrainingDiverged
 
 __all__ = ["EXIT_OK", "EXIT_UNFINISHED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "run_command", "printing_progress"]
 
@@ -43,6 +45,9 @@ def run_command(prog: str, parser: argparse.ArgumentParser, body: Callable[[argp
         previous = None
     try:
         return int(body(args) or EXIT_OK)
+    except TrainingDiverged as exc:  # it ran and stopped at its last good checkpoint: unfinished, not bad input
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EXIT_UNFINISHED
     except BAD_INPUT as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from lab.checks import check_float, check_int
+from lab.checks import TrainingDiverged, check_float, check_int
 from lab.device import pick_device
 from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
 from lab.householder.shapes import ShapesData, make_shapes, normalise_factors
@@ -120,6 +120,7 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
     fixed_z = torch.randn(n_samples, config.generator.latent_dim, generator=torch.Generator().manual_seed(1234)).to(dev)
     history: list[dict] = []
     step, stopped = start, False
+    last_checkpoint = start
     model.train()
     try:
         while step < config.steps:
@@ -129,6 +130,10 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
             idx = _batch_indices(len(images), config.batch_size, config.seed, step).to(dev)
             noise_g = torch.Generator(device=dev).manual_seed(config.seed * 7919 + step)
             loss, parts = model.loss(images[idx], config.beta, generator=noise_g)
+            if not torch.isfinite(loss.detach()):  # no step on it: the weights stay those of the last finite step
+                raise TrainingDiverged(
+                    f"lr: training diverged at step {step + 1} (loss {float(loss.detach())}); the run keeps its last "
+                    f"checkpoint (step {last_checkpoint}); lower the learning rate")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -146,6 +151,15 @@ def train_vae(config: TrainConfig, *, data: ShapesData | None = None, run: Run |
                 progress(step / config.steps, f"step {step}/{config.steps}, loss {row['loss']:.1f}", **partial)
             if run is not None and (step % config.checkpoint_every == 0):
                 run.save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step})
+                last_checkpoint = step
+    except TrainingDiverged as exc:
+        if run is not None:
+            run.set_status("stopped", step=last_checkpoint, reason=str(exc))
+        raise
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through lab.command: a stop, not a failure
+        if run is not None:
+            run.set_status("stopped", step=last_checkpoint, reason="interrupted")
+        raise
     except BaseException as exc:
         if run is not None:
             run.set_status("failed", step=step, error=f"{type(exc).__name__}: {exc}")

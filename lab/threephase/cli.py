@@ -13,7 +13,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import sys
 import json
 from dataclasses import replace
 
@@ -84,7 +83,7 @@ def _eval_line(partial: dict) -> str:
 def _train(args: argparse.Namespace) -> int:
     from lab.runs import Run
     from lab.threephase.data import build_token_data, tokenizer_from_json
-    from lab.threephase.training import TrainConfig, Trainer, TrainingDiverged
+    from lab.threephase.training import TrainConfig, Trainer
 
     texts_train, texts_val = _load_texts(args)
     if args.resume:
@@ -115,11 +114,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"run: {trainer.run_handle.path if trainer.run_handle else '-'}  "
               f"params: {count_parameters(trainer.model):,}  data: {json.dumps(data.describe())}", flush=True)
     progress = printing_progress(PROG, row=_eval_line) if trainer.rank == 0 else no_progress
-    try:
-        result = trainer.run(progress=progress)
-    except TrainingDiverged as exc:  # it ran, and stopped at its last good checkpoint: exit 1, not 2
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_UNFINISHED
+    result = trainer.run(progress=progress)
     if trainer.world > 1:
         import torch.distributed as dist
 

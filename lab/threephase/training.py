@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from lab.checks import check_float, check_int
+from lab.checks import TrainingDiverged, check_float, check_int
 from lab.device import pick_device
 from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run
@@ -39,9 +39,6 @@ __all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "lr_at",
 
 STUDY = "threephase"
 
-
-class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; no step was taken on it (see Note [divergence])."""
 HORN_POSITIONS = 16  # positions of the horn witness logged at every evaluation
 
 

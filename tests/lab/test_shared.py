@@ -89,3 +89,11 @@ def test_printing_progress_prints_rows_and_throttles_the_rest(capsys):
     p(1.0, "last")
     out = capsys.readouterr().out.splitlines()
     assert out == ["[t]  10.0%  first", "row 7", "[t] 100.0%  last"]
+
+
+def test_a_diverged_run_exits_unfinished_with_its_message(capsys):
+    def diverges(_args):
+        raise checks.TrainingDiverged("lr: training diverged at step 5 (loss nan); the run keeps step 4")
+
+    assert command.run_command("t", _parser(), diverges, []) == command.EXIT_UNFINISHED
+    assert capsys.readouterr().err == "t: lr: training diverged at step 5 (loss nan); the run keeps step 4\n"

@@ -273,3 +273,26 @@ def test_cli_checkpoint_interval_and_resume_log_each_step_once(tmp_path):
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 6
     assert main([*args, "--checkpoint-every", "0"]) == 2  # named refusal, no traceback
+
+
+def test_a_diverging_vae_stops_at_its_last_checkpoint(tmp_path, monkeypatch):
+    from lab.checks import TrainingDiverged
+    from lab.runs import Run
+
+    torch.set_num_threads(1)
+    data = make_shapes(64, seed=0)
+    cfg = TrainConfig(steps=8, batch_size=8, n_images=64, log_every=2, checkpoint_every=2)
+    real_loss = ShapesVAE.loss
+    calls = {"n": 0}
+
+    def poisoned(self, *args, **kwargs):  # the fifth step's loss is NaN
+        calls["n"] += 1
+        loss, parts = real_loss(self, *args, **kwargs)
+        return (loss * float("nan"), parts) if calls["n"] == 5 else (loss, parts)
+
+    monkeypatch.setattr(ShapesVAE, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"lr: training diverged at step 5 \(loss nan\).*\(step 4\)"):
+        train_vae(cfg, data=data, root=tmp_path)
+    run = Run.open(next(tmp_path.glob("householder/*")))
+    assert run.status["state"] == "stopped" and run.status["step"] == 4 and "diverged" in run.status["reason"]
+    assert run.load_checkpoint()["step"] == 4
