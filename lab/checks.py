@@ -6,8 +6,10 @@ Library code calls these instead of ``assert`` so that bad input is a ``ValueErr
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "check_same_rows",
     "check_int",
     "check_float",
+    "check_bool",
+    "check_labels",
+    "check_dtype",
 ]
 
 
@@ -28,6 +33,8 @@ def check_matrix(name: str, x: torch.Tensor, *, cols: int | None = None, min_row
         raise ValueError(f"{name}: expected a 2-D array (n, d), got shape {tuple(x.shape)}")
     if x.shape[0] < min_rows:
         raise ValueError(f"{name}: expected at least {min_rows} rows, got {x.shape[0]}")
+    if x.shape[1] < 1:
+        raise ValueError(f"{name}: expected at least one column, got shape {tuple(x.shape)}")
     if cols is not None and x.shape[1] != cols:
         raise ValueError(f"{name}: expected {cols} columns, got shape {tuple(x.shape)}")
     return x
@@ -61,15 +68,16 @@ def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = 
     return v
 
 
-def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | None = None) -> float:
-    """Require a real number in ``[lo, hi]``."""
+def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+                finite: bool = True) -> float:
+    """Require a real number in ``[lo, hi]`` (and finite, unless ``finite=False``)."""
     if isinstance(value, bool):
         raise TypeError(f"{name}: expected a number, got bool")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}") from exc
-    if v != v or (lo is not None and v < lo) or (hi is not None and v > hi):
+    if v != v or (finite and math.isinf(v)) or (lo is not None and v < lo) or (hi is not None and v > hi):
         raise ValueError(f"{name}: expected a number in [{lo}, {hi}], got {value!r}")
     return v
 
@@ -93,3 +101,35 @@ def check_fitted(estimator: Any, *attributes: str, fit_call: str = "fit") -> Non
     missing = [a for a in attributes if getattr(estimator, a, None) is None]
     if missing:
         raise NotFittedError(f"{type(estimator).__name__}: not fitted; call {fit_call} first")
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Require a real bool (a string like "no" is truthy, so it is refused rather than guessed)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r:.60}")
+    return bool(value)
+
+
+def check_dtype(name: str, value: Any, allowed: tuple = (torch.float32, torch.float64)) -> Any:
+    """Require None or one of the ``allowed`` torch dtypes (a string such as "float32" is refused)."""
+    if value is not None and value not in allowed:
+        raise TypeError(f"{name}: expected None or one of {[str(d) for d in allowed]}, got {value!r:.60}")
+    return value
+
+
+def check_labels(name: str, labels: Any, n: int) -> np.ndarray:
+    """Require ``n`` labels that are integers or strings, none missing (NaN or None)."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name}: expected {n} labels in a 1-D sequence, got shape {arr.shape}")
+    if arr.dtype == object:
+        if any(v is None or (isinstance(v, float) and v != v) for v in arr.tolist()):
+            raise ValueError(f"{name}: some labels are missing (None or NaN); give every row a label")
+    elif arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name}: some labels are missing (NaN); give every row a label")
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name}: expected integer or string labels, got fractional values")
+    elif arr.dtype.kind == "c":
+        raise TypeError(f"{name}: expected integer or string labels, got complex values")
+    return arr

@@ -65,6 +65,8 @@ def as_tensor(
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
         t = torch.from_numpy(np.ascontiguousarray(arr)).to(pick_device(device))
+    if t.is_complex():  # casting would drop the imaginary part silently
+        raise TypeError(f"{name}: expected real numbers, got complex dtype {t.dtype}")
     if dtype is not None:
         t = t.to(dtype)
     elif not t.is_floating_point():

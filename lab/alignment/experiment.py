@@ -224,6 +224,9 @@ def run_alignment(
     ``heldout_only`` scores only evaluation rows whose class is not among the anchors' (the
     generalisation test); otherwise every non-training row is scored.
     """
+    if not isinstance(data, AlignmentData):
+        raise TypeError(f"data: expected an AlignmentData (load_shipped, load_byo or from_arrays), "
+                        f"got {type(data).__name__}")
     if map_type not in MAP_TYPES:
         raise ValueError(f"map_type: expected one of {MAP_TYPES}, got {map_type!r}")
     anchors, classes = select_anchors(data, n_anchor_classes, seed=seed)
@@ -415,6 +418,9 @@ def project_2d(
     if method not in PROJECTIONS:
         raise ValueError(f"method: expected one of {PROJECTIONS}, got {method!r}")
     before, after, target = (np.asarray(a, dtype=np.float64) for a in (before, after, target))
+    for name, arr in (("before", before), ("after", after), ("target", target)):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name}: contains NaN or infinite values; a 2-D view of them is undefined")
     if not (before.shape == after.shape == target.shape) or before.ndim != 2:
         raise ValueError(f"before, after, target: expected equal (n, d) shapes, got {before.shape}, {after.shape}, "
                          f"{target.shape}")

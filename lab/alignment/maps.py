@@ -19,7 +19,16 @@ from typing import Any, Iterable
 
 import torch
 
-from lab.checks import check_finite, check_fitted, check_float, check_int, check_matrix, check_same_rows
+from lab.checks import (
+    check_bool,
+    check_dtype,
+    check_finite,
+    check_fitted,
+    check_float,
+    check_int,
+    check_matrix,
+    check_same_rows,
+)
 from lab.device import as_tensor, pick_device
 
 __all__ = [
@@ -226,13 +235,19 @@ class ProcrustesAligner:
         -------
         self : ProcrustesAligner
         """
+        center = check_bool("center", self.center)
+        allow_reflection = check_bool("allow_reflection", self.allow_reflection)
+        check_bool("normalize", self.normalize)
+        check_dtype("dtype", self.dtype)
         pairs = _pairs(X, Y)
         if self.normalize:
             pairs = self._prep(pairs)
         stats = cross_statistics(pairs, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
-        M = stats.centred_cross(bool(self.center))  # (d_x, d_y)
+        M = stats.centred_cross(center)  # (d_x, d_y)
+        if M.dtype in (torch.float16, torch.bfloat16):  # no half-precision SVD: fit in float32
+            M = M.float()
         U, S, Vh = torch.linalg.svd(M, full_matrices=False)  # U (d_x, k), S (k,), Vh (k, d_y)
-        if not self.allow_reflection:
+        if not allow_reflection:
             if M.shape[0] != M.shape[1]:
                 raise ValueError(
                     f"allow_reflection: SO(d) needs square maps, got X width {M.shape[0]} and Y width {M.shape[1]}"
@@ -261,7 +276,7 @@ class ProcrustesAligner:
         """(n, d_x) -> (n, d_y): (X - mean_x_) @ rotation_ + mean_y_ on X's device."""
         check_fitted(self, "rotation_", fit_call="fit(X, Y)")
         X = as_tensor(X, name="X", device=self.device)
-        check_matrix("X", X, cols=self.rotation_.shape[0])
+        check_finite("X", check_matrix("X", X, cols=self.rotation_.shape[0]))
         if self.normalize:
             X = torch.nn.functional.normalize(X, dim=-1)
         R = self.rotation_.to(X.device, X.dtype)
@@ -335,8 +350,9 @@ class LinearMapAligner:
         """
         ridge = check_float("ridge", self.ridge, lo=0.0)
         stats = cross_statistics(X, Y, with_gram=True, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
-        G = stats.centred_gram(bool(self.center))  # (d_x, d_x)
-        C = stats.centred_cross(bool(self.center))  # (d_x, d_y)
+        center = check_bool("center", self.center)
+        G = stats.centred_gram(center)  # (d_x, d_x)
+        C = stats.centred_cross(center)  # (d_x, d_y)
         if ridge > 0:
             G = G + ridge * torch.eye(G.shape[0], dtype=G.dtype, device=G.device)
         # Note [minimum-norm least squares]: pinv(G) C is the minimum-norm minimiser even when
@@ -344,15 +360,15 @@ class LinearMapAligner:
         self.weight_ = torch.linalg.pinv(G, hermitian=True, rtol=1e-10 if G.dtype == torch.float64 else 1e-5) @ C
         self.n_samples_ = stats.n
         zero_x, zero_y = torch.zeros_like(stats.sum_x), torch.zeros_like(stats.sum_y)
-        self.mean_x_ = stats.sum_x / stats.n if self.center else zero_x
-        self.mean_y_ = stats.sum_y / stats.n if self.center else zero_y
+        self.mean_x_ = stats.sum_x / stats.n if center else zero_x
+        self.mean_y_ = stats.sum_y / stats.n if center else zero_y
         return self
 
     def transform(self, X: Any) -> torch.Tensor:
         """(n, d_x) -> (n, d_y): (X - mean_x_) @ weight_ + mean_y_."""
         check_fitted(self, "weight_", fit_call="fit(X, Y)")
         X = as_tensor(X, name="X", device=self.device)
-        check_matrix("X", X, cols=self.weight_.shape[0])
+        check_finite("X", check_matrix("X", X, cols=self.weight_.shape[0]))
         return (X - self.mean_x_.to(X)) @ self.weight_.to(X) + self.mean_y_.to(X)
 
     @property
@@ -454,7 +470,7 @@ class MLPAligner:
         """(n, d_x) -> (n, d_y) through the trained network."""
         check_fitted(self, "model_", fit_call="fit(X, Y)")
         X = as_tensor(X, name="X", device=self.device)
-        check_matrix("X", X, cols=self.mean_x_.shape[0])
+        check_finite("X", check_matrix("X", X, cols=self.mean_x_.shape[0]))
         with torch.no_grad():
             return self.model_(X.to(self.mean_x_.dtype) - self.mean_x_) + self.mean_y_
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.checks import check_finite, check_int, check_matrix, check_same_rows
+from lab.checks import check_finite, check_int, check_labels, check_matrix, check_same_rows
 from lab.device import as_tensor
 
 __all__ = [
@@ -152,10 +152,8 @@ def nearest_neighbors(
 
 
 def _labels(name: str, labels: Any, n: int) -> np.ndarray:
-    arr = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name}: expected a 1-D array of {n} labels, got shape {arr.shape}")
-    return arr
+    # A missing label (NaN, None) would never match, or match another missing one: refused.
+    return check_labels(name, labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels, n)
 
 
 def retrieval_top1(

@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 DIRECTION_METHODS = ("householder", "sefa", "ganspace", "random")
+# The widest layer a HouseholderProjector accepts: a full d x d frame of float32 is 1 GiB here.
+MAX_FEATURES = 16_384
 
 
 # --------------------------------------------------------------------------- the product
@@ -67,6 +69,8 @@ def householder_product(V, *, columns: int | None = None) -> torch.Tensor:
     (5, 2)
     """
     V = as_tensor(V, name="V")
+    if V.dtype not in (torch.float32, torch.float64):  # the triangular solve has no half-precision kernel
+        raise TypeError(f"V: expected float32 or float64 reflection vectors, got {V.dtype}")
     if V.ndim < 2:
         raise ValueError(f"V: expected shape (..., d, k) with the reflection vectors as columns, got {tuple(V.shape)}")
     d, k = V.shape[-2], V.shape[-1]
@@ -183,8 +187,10 @@ class HouseholderProjector(nn.Module):
     def __init__(self, in_features: int, out_features: int, rank: int, *, bias: bool = False,
                  device=None, dtype=None) -> None:
         super().__init__()
-        self.in_features = check_int("in_features", in_features, lo=1)
-        self.out_features = check_int("out_features", out_features, lo=1)
+        # The frames are d x rank, but a full Q (d x d) is built for weight and directions:
+        # above MAX_FEATURES that is gigabytes, so it is refused before anything is allocated.
+        self.in_features = check_int("in_features", in_features, lo=1, hi=MAX_FEATURES)
+        self.out_features = check_int("out_features", out_features, lo=1, hi=MAX_FEATURES)
         hi = min(self.in_features, self.out_features)
         self.rank = check_int("rank", rank, lo=1, hi=hi)
         factory = {"device": device, "dtype": dtype}
@@ -229,6 +235,13 @@ class HouseholderProjector(nn.Module):
         return (U_r * self.signs).T  # (rank, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x: expected a tensor (..., {self.in_features}), got {type(x).__name__}")
+        if x.dtype != self.v_vectors.dtype:
+            raise TypeError(f"x: expected dtype {self.v_vectors.dtype} (the projector's), got {x.dtype}; "
+                            f"convert with x.to({self.v_vectors.dtype}) or the module with .to(dtype)")
+        if x.ndim < 1:
+            raise ValueError(f"x: expected shape (..., {self.in_features}), got a scalar")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"x: expected last dimension {self.in_features}, got shape {tuple(x.shape)}")
         U_r, V_r = self.frames()
@@ -252,6 +265,8 @@ class HouseholderProjector(nn.Module):
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"linear: expected an nn.Linear, got {type(linear).__name__}")
         W = linear.weight.detach()
+        if not torch.isfinite(W).all():
+            raise ValueError("linear: its weight contains NaN or infinite values; no SVD exists to start from")
         out_f, in_f = W.shape
         rank = check_int("rank", rank, lo=1, hi=min(out_f, in_f))
         keep_bias = (linear.bias is not None) if bias is None else bool(bias)
@@ -349,7 +364,14 @@ def ganspace_directions(layer, k: int, *, n_samples: int = 4096, seed: int = 0,
         g = torch.Generator().manual_seed(int(seed))
         Z = torch.randn(check_int("n_samples", n_samples, lo=2), in_f, generator=g, dtype=dt).to(dev or "cpu")
     else:
-        Z = check_matrix("latents", as_tensor(latents, name="latents"), min_rows=2)
+        Z = check_finite("latents", check_matrix("latents", as_tensor(latents, name="latents"), min_rows=2))
+        expected = _in_features(layer) if isinstance(layer, nn.Module) else None
+        if expected is not None and Z.shape[1] != expected:
+            raise ValueError(f"latents: expected {expected} columns (the layer's input width), got shape "
+                             f"{tuple(Z.shape)}")
+        p = next(iter(layer.parameters()), None) if isinstance(layer, nn.Module) else None
+        if p is not None:
+            Z = Z.to(device=p.device, dtype=p.dtype)
     in_f = Z.shape[1]
     k = check_int("k", k, lo=1, hi=in_f)
     with torch.no_grad():

@@ -141,6 +141,8 @@ def purity(sensitivity) -> np.ndarray:
     S = np.asarray(sensitivity, dtype=np.float64)
     if S.ndim != 2:
         raise ValueError(f"sensitivity: expected a (k, factors) matrix, got shape {S.shape}")
+    if not np.isfinite(S).all() or (S < 0).any():
+        raise ValueError("sensitivity: expected finite, non-negative changes; got NaN, infinite or negative values")
     tot = S.sum(axis=1)
     return np.where(tot > 0, S.max(axis=1) / np.where(tot > 0, tot, 1.0), np.nan)
 
@@ -161,14 +163,24 @@ def _factor_labels(factors: np.ndarray, bins: int = 10) -> np.ndarray:
     return out
 
 
-def mutual_info_matrix(codes, factors, *, code_bins: int = 20, factor_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """(k, 6) discrete mutual information (nats) between each code and factor, and the
-    (6,) factor entropies."""
+def _codes_and_factors(codes, factors) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) codes and (n, 6) factors as float64, checked: paired rows, finite values."""
     C = np.asarray(to_numpy(codes), dtype=np.float64)
     F = np.asarray(factors, dtype=np.float64)
     if C.ndim != 2 or F.ndim != 2 or C.shape[0] != F.shape[0] or F.shape[1] != len(FACTORS):
         raise ValueError(f"codes, factors: expected (n, k) and (n, {len(FACTORS)}) with the same n, "
                          f"got {C.shape} and {F.shape}")
+    if not np.isfinite(C).all():
+        raise ValueError(f"codes: contains {int((~np.isfinite(C)).sum())} NaN or infinite value(s)")
+    if not np.isfinite(F).all():
+        raise ValueError("factors: contains NaN or infinite values")
+    return C, F
+
+
+def mutual_info_matrix(codes, factors, *, code_bins: int = 20, factor_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(k, 6) discrete mutual information (nats) between each code and factor, and the
+    (6,) factor entropies."""
+    C, F = _codes_and_factors(codes, factors)
     labels = _factor_labels(F, factor_bins)
     codes_d = [discretize(C[:, j], code_bins) for j in range(C.shape[1])]
     mi = np.array([[mutual_info_score(cd, labels[:, f]) for f in range(labels.shape[1])] for cd in codes_d])
@@ -195,8 +207,7 @@ def sap_matrix(codes, factors) -> np.ndarray:
     Continuous factors: squared Pearson correlation (R^2 of a 1-D linear fit). The shape
     (categorical): the correlation ratio eta^2 = between-class / total variance of the code.
     """
-    C = np.asarray(to_numpy(codes), dtype=np.float64)
-    F = np.asarray(factors, dtype=np.float64)
+    C, F = _codes_and_factors(codes, factors)
     k = C.shape[1]
     out = np.zeros((k, F.shape[1]))
     Cc = C - C.mean(0)

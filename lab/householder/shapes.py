@@ -80,6 +80,17 @@ def render(factors, size: int = 32) -> torch.Tensor:
     f = torch.as_tensor(np.asarray(factors, dtype=np.float64))
     if f.ndim != 2 or f.shape[1] != len(FACTORS):
         raise ValueError(f"factors: expected shape (n, {len(FACTORS)}) in the order {FACTORS}, got {tuple(f.shape)}")
+    if not torch.isfinite(f).all():
+        raise ValueError("factors: contains NaN or infinite values")
+    # Rotation and hue are periodic, so any value draws; the others have a meaning only in range.
+    kinds = f[:, 0].round()
+    if ((kinds < 0) | (kinds > N_SHAPES - 1)).any():
+        raise ValueError(f"factors: shape (column 0) must round to one of 0..{N_SHAPES - 1}, got values from "
+                         f"{float(f[:, 0].min()):.3g} to {float(f[:, 0].max()):.3g}")
+    if ((f[:, 1] <= 0) | (f[:, 1] > 2)).any():
+        raise ValueError("factors: scale (column 1) must lie in (0, 2]")
+    if (f[:, 3:5].abs() > 1).any():
+        raise ValueError("factors: x and y (columns 3, 4) must lie in [-1, 1], the image")
     shape, scale, rot, cx, cy, hue = (f[:, i] for i in range(6))
     ax = (torch.arange(size, dtype=torch.float64) + 0.5) / size * 2 - 1  # pixel centres in -1..1
     py, px = torch.meshgrid(-ax, ax, indexing="ij")  # (size, size); y points up

@@ -562,7 +562,10 @@ def score_dimensions(texts, *, dimensions: Sequence[str] | None = None, workers:
     cols = _score_builtins(seq, builtin, int(workers)) if builtin else {}
     for d in names:
         if d in _REGISTRY:
-            vals = np.asarray(_REGISTRY[d].fn(list(seq)), dtype=np.float64)
+            try:
+                vals = np.asarray(_REGISTRY[d].fn(list(seq)), dtype=np.float64)
+            except Exception as exc:  # noqa: BLE001 - the user's scorer: say which one failed, and how
+                raise ValueError(f"dimensions: scorer {d!r} failed: {type(exc).__name__}: {exc}") from exc
             if vals.shape != (len(seq),):
                 raise ValueError(f"dimensions: scorer {d!r} returned shape {vals.shape}, expected ({len(seq)},)")
             cols[d] = vals

@@ -289,6 +289,18 @@ def union_of(selections: Mapping[int, np.ndarray]) -> np.ndarray:
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
+def _row_indices(key, rows) -> np.ndarray:
+    """One selection's rows as unique int64 indices; floats, 2-D arrays and negatives are refused."""
+    arr = np.asarray(rows)
+    if arr.ndim != 1:
+        raise ValueError(f"selections: component {key!r} holds an array of shape {arr.shape}; expected 1-D row indices")
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"selections: component {key!r} holds {arr.dtype} values; expected integer row indices")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"selections: component {key!r} holds negative row index {int(arr.min())}")
+    return np.unique(arr.astype(np.int64))
+
+
 def overlap_matrix(selections: Mapping, *, token_counts=None) -> np.ndarray:
     """(k, k) overlap of selections: |S_i ∩ S_j| / min(|S_i|, |S_j|), in the keys' order.
 
@@ -298,7 +310,7 @@ def overlap_matrix(selections: Mapping, *, token_counts=None) -> np.ndarray:
     """
     if not isinstance(selections, Mapping):
         raise TypeError(f"selections: expected a dict component -> row indices, got {type(selections).__name__}")
-    sets = [np.unique(np.asarray(v, dtype=np.int64)) for v in selections.values()]
+    sets = [_row_indices(key, v) for key, v in selections.items()]
     k = len(sets)
     if k == 0:
         raise ValueError("selections: expected at least one selection, got an empty dict")

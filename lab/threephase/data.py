@@ -169,10 +169,20 @@ class ByteTokenizer:
 
 def tokenizer_from_json(text: str):
     """Rebuild a tokenizer written by ``to_json``."""
-    d = json.loads(text)
+    if not isinstance(text, (str, bytes)):
+        raise TypeError(f"text: expected the JSON text of a tokenizer, got {type(text).__name__}")
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"text: not the JSON of a tokenizer ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(d, dict):
+        raise ValueError(f"text: expected a JSON object with a 'kind', got a JSON {type(d).__name__}")
     if d.get("kind") == "byte":
         return ByteTokenizer().fit()
     if d.get("kind") == "word":
+        vocab = d.get("vocab")
+        if not isinstance(vocab, list) or not all(isinstance(w, str) for w in vocab) or len(vocab) < 3:
+            raise ValueError("text: a word tokenizer needs 'vocab', a list of at least 3 strings")
         tok = WordTokenizer(vocab_size=len(d["vocab"]), lowercase=bool(d.get("lowercase")))
         tok.vocab_ = list(d["vocab"])
         tok.index_ = {w: i for i, w in enumerate(tok.vocab_)}

@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lab.checks import check_int
+from lab.checks import check_bool, check_finite, check_float, check_int
 from lab.device import as_tensor
 
 __all__ = [
@@ -47,6 +47,9 @@ __all__ = [
     "phase_means",
     "count_parameters",
 ]
+
+
+MAX_VOCAB = 10_000_000  # the largest vocabulary a ModelConfig accepts (an embedding of 10M rows)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -96,8 +99,17 @@ class ModelConfig:
 
     def validate(self) -> "ModelConfig":
         """Raise ValueError naming the broken constraint; return self when all hold."""
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "d_ff", "max_seq_len", "n_phases"):
-            check_int(name, getattr(self, name), lo=1)
+        # Upper bounds far above any model here, so that a typo is refused before it allocates.
+        for name, hi in (("vocab_size", MAX_VOCAB), ("d_model", 65_536), ("n_layers", 1024), ("n_heads", 1024),
+                         ("n_kv_heads", 1024), ("d_ff", 262_144), ("max_seq_len", 1_048_576), ("n_phases", 64)):
+            check_int(name, getattr(self, name), lo=1, hi=hi)
+        check_bool("three_phase", self.three_phase)
+        for name in ("rotation", "phase_norm", "horn"):
+            if getattr(self, name) is not None:
+                check_bool(name, getattr(self, name))
+        check_float("rope_base", self.rope_base, lo=1.0 + 1e-9)
+        check_float("norm_eps", self.norm_eps, lo=0.0)
+        check_float("init_std", self.init_std, lo=0.0)
         if self.d_model % self.n_heads:
             raise ValueError(f"n_heads: must divide d_model={self.d_model}, got n_heads={self.n_heads}")
         if self.d_head % 2:
@@ -175,6 +187,13 @@ def phase_rotate(x, theta, n_phases: int) -> torch.Tensor:
     half = d_model // n_phases // 2
     if theta.shape != (half,):
         raise ValueError(f"theta: expected shape ({half},) = (d_model/n_phases/2,), got {tuple(theta.shape)}")
+    check_finite("theta", theta)
+    return _rotate_phases(x, theta, n_phases)
+
+
+def _rotate_phases(x: torch.Tensor, theta: torch.Tensor, n_phases: int) -> torch.Tensor:
+    """The rotation itself, for inputs already checked (the model's forward pass calls this)."""
+    half = x.shape[-1] // n_phases // 2
     offsets = torch.arange(n_phases, device=x.device, dtype=x.dtype) * (2 * math.pi / n_phases)
     angles = theta[None, :] + offsets[:, None]  # (n_phases, half)
     cos, sin = torch.cos(angles), torch.sin(angles)
@@ -310,7 +329,7 @@ class Block(nn.Module):
     def forward(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         h = h + self.attn(self.norm1(h), cos, sin)
         if self.theta is not None:
-            h = phase_rotate(h, self.theta, self.n_phases)  # not residual: h is replaced
+            h = _rotate_phases(h, self.theta, self.n_phases)  # not residual: h is replaced
         return h + self.ffn(self.norm2(h))
 
 
@@ -366,6 +385,19 @@ class Transformer(nn.Module):
         T = idx.shape[1]
         if T > self.config.max_seq_len:
             raise ValueError(f"idx: sequence length {T} exceeds max_seq_len={self.config.max_seq_len}")
+        if T < 1:
+            raise ValueError("idx: expected at least one token per sequence, got length 0")
+        # Note [token range]: an id outside the vocabulary is an IndexError on the CPU and a
+        # device-side assert on CUDA (which breaks the CUDA context), so it is refused here.
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= self.config.vocab_size:
+            raise ValueError(f"idx: token ids must lie in [0, {self.config.vocab_size}), got ids from {lo} to {hi}")
+        if targets is not None:
+            if not isinstance(targets, torch.Tensor) or targets.dtype not in (torch.int64, torch.int32):
+                got = getattr(targets, "dtype", type(targets).__name__)
+                raise TypeError(f"targets: expected an integer tensor (batch, seq) of next-token ids, got {got}")
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets: expected the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
         h = self.embed_tokens(idx)  # (B, T, d_model)
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]
         if h.dtype == torch.float64:  # the float32 buffers would cap precision; rebuild exactly

@@ -63,7 +63,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         check_int("steps", self.steps, lo=1)
-        check_int("batch_size", self.batch_size, lo=1)
+        check_int("batch_size", self.batch_size, lo=1, hi=65_536)
         check_int("seq_len", self.seq_len, lo=0)
         check_int("warmup", self.warmup, lo=0)
         check_int("eval_every", self.eval_every, lo=1)
