@@ -31,6 +31,7 @@ from lab.alignment import (
     project_2d,
     retrain_pair,
     run_alignment,
+    shipped_sweep,
 )
 from lab.device import describe_device
 from lab.files import confine
@@ -313,8 +314,11 @@ class AlignmentView(StudyView):
             self.curve_job.stop()
             return
         data, center = settings
+        shipped = next((SOURCES[label] for label in SOURCES if self._datasets.get(label) is data), None)
 
         def work(progress, should_stop):
+            if shipped is not None:  # the same for every visitor: computed once per server (Note in lab)
+                return shipped_sweep(shipped, center=center, progress=progress, should_stop=should_stop)
             return anchor_sweep(data, center=center, progress=progress, should_stop=should_stop)
 
         def on_row(event):

@@ -36,6 +36,7 @@ from lab.alignment.experiment import (
     retrain_pair,
     run_alignment,
     select_anchors,
+    shipped_sweep,
 )
 from lab.alignment.maps import (
     MAP_TYPES,
@@ -99,6 +100,7 @@ __all__ = [
     "compare_maps",
     "anchor_curve",
     "anchor_sweep",
+    "shipped_sweep",
     "retrain_pair",
     "project_2d",
 ]

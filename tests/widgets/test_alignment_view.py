@@ -208,7 +208,9 @@ def _blocking_sweep(started, release):
 def test_a_sweep_asked_for_while_one_runs_replaces_it_when_it_ends(view, monkeypatch):
     view.curve_job.wait()
     started, release = [], threading.Event()
-    monkeypatch.setattr(page, "anchor_sweep", _blocking_sweep(started, release))
+    sweep = _blocking_sweep(started, release)
+    monkeypatch.setattr(page, "anchor_sweep", sweep)
+    monkeypatch.setattr(page, "shipped_sweep", sweep)  # the fixture's pair is a shipped source
     view.center = False  # starts a sweep
     view.center = True  # stops it and asks for another ...
     view.center = False  # ... and back: still newer than the one that is stopping
@@ -223,7 +225,9 @@ def test_a_sweep_asked_for_while_one_runs_replaces_it_when_it_ends(view, monkeyp
 def test_a_sweep_stopped_by_its_stop_button_stays_stopped(view, monkeypatch):
     view.curve_job.wait()
     started, release = [], threading.Event()
-    monkeypatch.setattr(page, "anchor_sweep", _blocking_sweep(started, release))
+    sweep = _blocking_sweep(started, release)
+    monkeypatch.setattr(page, "anchor_sweep", sweep)
+    monkeypatch.setattr(page, "shipped_sweep", sweep)  # the fixture's pair is a shipped source
     view.center = False
     view.curve_job.stop()
     view.curve_job.wait(timeout=60)

@@ -266,3 +266,35 @@ def test_scores_of_a_large_upload_run_on_a_bounded_seeded_sample():
         ("retrieval top-1 (instance)", data.modalities[0]), "after"
     ]
     assert shown == pytest.approx(direct) and shown > 0.9
+
+
+def test_a_shipped_sweep_is_computed_once_and_replayed(tmp_path, monkeypatch):
+    from lab.alignment import experiment as ex
+
+    rng = np.random.default_rng(2)
+    n, d, classes = 120, 6, 6
+    labels = rng.integers(0, classes, n)
+    x = rng.standard_normal((classes, d))[labels] * 2 + rng.standard_normal((n, d))
+    y = x @ np.linalg.qr(rng.standard_normal((d, d)))[0]
+    mask = np.zeros(n, dtype=bool)
+    mask[::2] = True
+    (tmp_path / "alignment").mkdir()
+    labels2 = np.arange(12) % classes
+    x2 = x[:12] + 0.1
+    np.savez(tmp_path / "alignment" / "toyclip_embeddings.npz", x=x, y=y, labels=labels, train_mask=mask, x2=x2,
+             y2=x2 @ np.eye(d), labels2=labels2)
+    root = str(tmp_path / "alignment")
+    calls = []
+    real = ex.anchor_sweep
+    monkeypatch.setattr(ex, "anchor_sweep", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first_events, second_events = [], []
+    curve1, cmp1 = ex.shipped_sweep("toyclip", root=root, progress=lambda f, m="", **p: first_events.append(p))
+    curve2, cmp2 = ex.shipped_sweep("toyclip", root=root, progress=lambda f, m="", **p: second_events.append(p))
+    assert calls == [1]  # the second caller got the stored rows
+    pd.testing.assert_frame_equal(curve1, curve2) and pd.testing.assert_frame_equal(cmp1, cmp2)
+    rows = lambda events: [(e["stage"], e["row"]) for e in events if "row" in e]  # noqa: E731
+    assert rows(second_events) == rows(first_events) and len(rows(first_events)) == len(curve1) + len(cmp1)
+    # a stopped sweep is not stored: the next caller computes it again
+    ex.shipped_sweep("toyclip", root=root, center=False, should_stop=lambda: True)
+    ex.shipped_sweep("toyclip", root=root, center=False)
+    assert calls == [1, 1, 1]
