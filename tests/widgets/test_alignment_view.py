@@ -205,12 +205,18 @@ def _blocking_sweep(started, release):
     return sweep
 
 
-def test_a_sweep_asked_for_while_one_runs_replaces_it_when_it_ends(view, monkeypatch):
+def _block_sweeps(view, monkeypatch):
+    """Let the page's first sweep finish, then make every later one block (see _blocking_sweep)."""
     view.curve_job.wait()
     started, release = [], threading.Event()
     sweep = _blocking_sweep(started, release)
     monkeypatch.setattr(page, "anchor_sweep", sweep)
     monkeypatch.setattr(page, "shipped_sweep", sweep)  # the fixture's pair is a shipped source
+    return started, release
+
+
+def test_a_sweep_asked_for_while_one_runs_replaces_it_when_it_ends(view, monkeypatch):
+    started, release = _block_sweeps(view, monkeypatch)
     view.center = False  # starts a sweep
     view.center = True  # stops it and asks for another ...
     view.center = False  # ... and back: still newer than the one that is stopping
@@ -223,11 +229,7 @@ def test_a_sweep_asked_for_while_one_runs_replaces_it_when_it_ends(view, monkeyp
 
 
 def test_a_sweep_stopped_by_its_stop_button_stays_stopped(view, monkeypatch):
-    view.curve_job.wait()
-    started, release = [], threading.Event()
-    sweep = _blocking_sweep(started, release)
-    monkeypatch.setattr(page, "anchor_sweep", sweep)
-    monkeypatch.setattr(page, "shipped_sweep", sweep)  # the fixture's pair is a shipped source
+    started, release = _block_sweeps(view, monkeypatch)
     view.center = False
     view.curve_job.stop()
     view.curve_job.wait(timeout=60)
