@@ -24,6 +24,7 @@ __all__ = [
     "check_bool",
     "check_labels",
     "check_dtype",
+    "as_array",
 ]
 
 
@@ -132,4 +133,16 @@ def check_labels(name: str, labels: Any, n: int) -> np.ndarray:
             raise ValueError(f"{name}: expected integer or string labels, got fractional values")
     elif arr.dtype.kind == "c":
         raise TypeError(f"{name}: expected integer or string labels, got complex values")
+    return arr
+
+
+def as_array(name: str, value: Any, dtype: Any = None) -> np.ndarray:
+    """``np.asarray(value, dtype)``, with ragged lists, objects and strings refused by name."""
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError) as exc:  # ragged nesting, strings where numbers belong, ...
+        raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} that is not one "
+                        f"({str(exc).split('.')[0][:80]})") from exc
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"{name}: expected an array of numbers, got {arr.dtype} values")
     return arr

@@ -17,9 +17,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
 from lab.checks import (
+    as_array,
     check_bool,
     check_dtype,
     check_finite,
@@ -73,6 +75,15 @@ class CrossStats:
         return self.xtx - torch.outer(self.sum_x, self.sum_x) / self.n
 
 
+def _rows(name: str, a: Any) -> Any:
+    """A chunk as something with rows (tensor or array), before it is sliced; scalars are refused."""
+    if not isinstance(a, (torch.Tensor, np.ndarray)):
+        a = as_array(name, a)
+    if a.ndim < 1:
+        raise ValueError(f"{name}: expected a 2-D array (n, d), got {type(a).__name__} of shape {tuple(a.shape)}")
+    return a
+
+
 def _pairs(X: Any, Y: Any) -> Iterable[tuple[Any, Any]]:
     """Normalise fit's two calling styles into an iterable of (X_chunk, Y_chunk)."""
     if Y is not None:
@@ -105,8 +116,8 @@ def cross_statistics(
     for k, pair in enumerate(_pairs(X, Y)):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"X: chunk {k} should be an (X_chunk, Y_chunk) pair, got {type(pair).__name__}")
-        xa, ya = pair
-        n_rows = int(xa.shape[0]) if hasattr(xa, "shape") else len(xa)
+        xa, ya = _rows("X", pair[0]), _rows("Y", pair[1])
+        n_rows = int(xa.shape[0])
         for start in range(0, max(n_rows, 1), chunk_rows):
             xs = as_tensor(xa[start : start + chunk_rows], name="X", device=dev, dtype=dtype)
             ys = as_tensor(ya[start : start + chunk_rows], name="Y", device=xs.device, dtype=dtype or xs.dtype)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from sklearn.metrics import mutual_info_score
 
-from lab.checks import check_float, check_int, check_matrix
+from lab.checks import as_array, check_float, check_int, check_matrix
 from lab.device import as_tensor, to_numpy
 from lab.householder.layers import forward_with_input_shift, linear_layer
 from lab.householder.shapes import FACTORS, ShapesData, normalise_factors
@@ -138,9 +138,9 @@ def sensitivity_matrix(generator: torch.nn.Module, regressor: torch.nn.Module, d
 
 def purity(sensitivity) -> np.ndarray:
     """(k,) share of each direction's total sensitivity taken by its largest factor (1/f .. 1)."""
-    S = np.asarray(sensitivity, dtype=np.float64)
-    if S.ndim != 2:
-        raise ValueError(f"sensitivity: expected a (k, factors) matrix, got shape {S.shape}")
+    S = as_array("sensitivity", sensitivity, dtype=np.float64)
+    if S.ndim != 2 or 0 in S.shape:
+        raise ValueError(f"sensitivity: expected a non-empty (k, factors) matrix, got shape {S.shape}")
     if not np.isfinite(S).all() or (S < 0).any():
         raise ValueError("sensitivity: expected finite, non-negative changes; got NaN, infinite or negative values")
     tot = S.sum(axis=1)
@@ -165,8 +165,8 @@ def _factor_labels(factors: np.ndarray, bins: int = 10) -> np.ndarray:
 
 def _codes_and_factors(codes, factors) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) codes and (n, 6) factors as float64, checked: paired rows, finite values."""
-    C = np.asarray(to_numpy(codes), dtype=np.float64)
-    F = np.asarray(factors, dtype=np.float64)
+    C = as_array("codes", to_numpy(codes) if isinstance(codes, torch.Tensor) else codes, dtype=np.float64)
+    F = as_array("factors", factors, dtype=np.float64)
     if C.ndim != 2 or F.ndim != 2 or C.shape[0] != F.shape[0] or F.shape[1] != len(FACTORS):
         raise ValueError(f"codes, factors: expected (n, k) and (n, {len(FACTORS)}) with the same n, "
                          f"got {C.shape} and {F.shape}")

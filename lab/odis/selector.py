@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lab.checks import check_finite, check_fitted, check_int, check_matrix
+from lab.checks import as_array, check_finite, check_fitted, check_int, check_matrix
 from lab.device import as_tensor, pick_device, to_numpy
 from lab.odis.scorers import dimension_signs
 from lab.seeding import numpy_rng
@@ -291,7 +291,7 @@ def union_of(selections: Mapping[int, np.ndarray]) -> np.ndarray:
 
 def _row_indices(key, rows) -> np.ndarray:
     """One selection's rows as unique int64 indices; floats, 2-D arrays and negatives are refused."""
-    arr = np.asarray(rows)
+    arr = as_array("selections", rows)
     if arr.ndim != 1:
         raise ValueError(f"selections: component {key!r} holds an array of shape {arr.shape}; expected 1-D row indices")
     if arr.size and arr.dtype.kind not in "iu":
