@@ -53,7 +53,7 @@ def loss_figure(history: pd.DataFrame, name: str, three_phase: bool) -> dict:
 def live_loss_figure(losses: Mapping[str, Mapping[str, Sequence]], evals: Mapping[str, Sequence[dict]]) -> dict:
     """The live side-by-side run: per-step training loss (thin) and validation loss (thick) per model."""
     if not losses and not evals:
-        return empty_figure("Live training loss", "press 'Train side by side' to start")
+        return empty_figure("Live training loss", "press 'Train baseline and 3PT side by side' to start")
     traces = []
     for name in dict.fromkeys([*losses, *evals]):
         color = VARIANT_COLORS.get(name, ROLE_COLORS["muted"])
