@@ -155,11 +155,13 @@ class AlignmentView(StudyView):
     def _on_data(self) -> None:
         data = self.data
         lo, hi, unit = anchor_range(data)
+        before = self.n_anchor_classes
         with param.parameterized.batch_call_watchers(self):
             self.param.n_anchor_classes.bounds = (lo, hi)
             self.param.n_anchor_classes.label = f"Anchor {unit}"
-            self.n_anchor_classes = default_anchor_count(data, self.n_anchor_classes)
-        self.refit()
+            self.n_anchor_classes = default_anchor_count(data, before)
+        if self.n_anchor_classes == before:  # otherwise the anchor-count watcher has refitted already
+            self.refit()
         self.start_sweep()
 
     @param.depends("data")

@@ -25,6 +25,7 @@ import panel as pn
 from lab.device import describe_device
 from lab.paths import data_dir, runs_dir
 from widgets.errors import ErrorBox, guarded
+from widgets.figures import empty_figure
 from widgets.jobs import BackgroundJob
 
 __all__ = ["ErrorBox", "guarded", "keeps_last", "device_badge", "plotly_pane", "StudyView", "MAX_UPLOAD_BYTES",
@@ -72,8 +73,6 @@ def keeps_last(method: Callable[..., Any]) -> Callable[..., Any]:
             self.errors.show(exc, source=key)
             if key in self._last_good:
                 return self._last_good[key]
-            from widgets.figures import empty_figure
-
             return empty_figure("", "nothing to show yet")
         self._last_good[key] = result
         self.errors.clear(source=key)  # this figure's own earlier failure is mended

@@ -389,7 +389,7 @@ class Transformer(nn.Module):
             raise ValueError("idx: expected at least one token per sequence, got length 0")
         # Note [token range]: an id outside the vocabulary is an IndexError on the CPU and a
         # device-side assert on CUDA (which breaks the CUDA context), so it is refused here.
-        lo, hi = int(idx.min()), int(idx.max())
+        lo, hi = (int(v) for v in torch.aminmax(idx))  # one reduction, one host sync
         if lo < 0 or hi >= self.config.vocab_size:
             raise ValueError(f"idx: token ids must lie in [0, {self.config.vocab_size}), got ids from {lo} to {hi}")
         if targets is not None:
