@@ -27,10 +27,10 @@ from lab.alignment import (
     comparison_size,
     default_anchor_count,
     load_byo,
-    load_shipped,
     project_2d,
     retrain_pair,
-    run_alignment,
+    shared_alignment,
+    shared_shipped,
     shipped_sweep,
 )
 from lab.device import describe_device
@@ -47,6 +47,12 @@ SOURCES: dict[str, str] = PRESETS["page"]["sources"]
 GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
 RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
+
+def _fit_controls(n_anchor_classes: int, map_type: str, center: bool, group: str, seed: int) -> dict[str, Any]:
+    """run_alignment's arguments for the page's controls (the same keys in the same order every time)."""
+    return {"n_anchor_classes": int(n_anchor_classes), "map_type": map_type, "center": bool(center),
+            "allow_reflection": GROUPS[group], "seed": int(seed)}
+
 
 INTRO = """
 ## Representation alignment via orthogonal maps
@@ -129,10 +135,20 @@ class AlignmentView(StudyView):
         self.loss_area = pn.Column(sizing_mode="stretch_width")
         self._load_source()
 
+    @classmethod
+    def warm(cls, progress, should_stop) -> None:
+        """The default source, its fit for the default controls, and its sweep (shared by every visitor)."""
+        name = SOURCES[cls.param.source.default]
+        data = shared_shipped(name)
+        p = cls.param
+        shared_alignment(data, **_fit_controls(default_anchor_count(data, p.n_anchor_classes.default),
+                                               p.map_type.default, p.center.default, p.group.default, p.seed.default))
+        shipped_sweep(name, center=cls.param.center.default, progress=progress, should_stop=should_stop)
+
     # ------------------------------------------------------------------ data
     def _data_for(self, label: str) -> AlignmentData:
         if label not in self._datasets:
-            self._datasets[label] = load_shipped(SOURCES[label])
+            self._datasets[label] = shared_shipped(SOURCES[label])
         return self._datasets[label]
 
     def _label_of(self, data: AlignmentData) -> str | None:
@@ -183,9 +199,8 @@ class AlignmentView(StudyView):
         """Fit the map for the current controls; every figure that reads the result follows."""
         if self.data is None:
             return
-        result = self.guard(run_alignment)(
-            self.data, n_anchor_classes=self.n_anchor_classes, map_type=self.map_type, center=self.center,
-            allow_reflection=GROUPS[self.group], seed=self.seed)
+        result = self.guard(shared_alignment)(
+            self.data, **_fit_controls(self.n_anchor_classes, self.map_type, self.center, self.group, self.seed))
         if result is not None:
             self.result = result
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -18,10 +19,12 @@ import panel as pn
 from widgets.alignment import AlignmentView
 from widgets.common import MAX_UPLOAD_BYTES, StudyView, device_badge, set_allowed_dirs
 from widgets.householder import HouseholderView
+from widgets.jobs import BackgroundJob
 from widgets.odis import OdisView
 from widgets.threephase import ThreePhaseView
 
-__all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve", "serving_options"]
+__all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve", "serving_options", "warm_up",
+           "render_once"]
 
 log = logging.getLogger("ortholab")
 
@@ -130,6 +133,40 @@ def routes() -> dict[str, Callable[[], Any]]:
     return table
 
 
+def warm_up() -> BackgroundJob:
+    """Start computing, in the background, what every study page's first view shares.
+
+    Returns the job (stopped at exit like every job); its end is logged.
+    """
+    def work(progress, should_stop):
+        for study in STUDIES:
+            if should_stop():
+                return
+            study.view.warm(progress, should_stop)
+
+    job = BackgroundJob("warm-up")
+    job.start(work)
+    return job
+
+
+def render_once() -> float:
+    """Build and render every page once, then close it; returns the seconds it took.
+
+    Panel and Bokeh do one-time work on their first document (imports, model classes, about
+    1.5 s here); done before the server listens, no visitor's request pays for it.
+    """
+    from bokeh.document import Document
+
+    t0 = time.perf_counter()
+    for study in STUDIES:
+        page = build_study_page(study.route)
+        page.server_doc(Document())
+        for view in page.main:
+            if isinstance(view, StudyView):
+                view.close(timeout=0.0)
+    return time.perf_counter() - t0
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -185,4 +222,6 @@ def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = True, *,
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     pn.extension("plotly", "tabulator", notifications=True)
+    warm_up()
+    log.info("pages rendered once in %.1f s", render_once())
     pn.serve(routes(), show=show, title=TITLE, **options, **kwargs)

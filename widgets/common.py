@@ -131,7 +131,8 @@ class StudyView(pn.viewable.Viewer):
         It starts only once a browser shows the page and until the page closes; a start
         refused for that reason returns False (see :meth:`on_load` for work to begin then).
         """
-        job = BackgroundJob(label, errors=self.errors, can_start=lambda: self._loaded and not self._closed)
+        job = BackgroundJob(label, errors=self.errors, can_start=lambda: self._loaded and not self._closed,
+                            batch=self)
         self._jobs.append(job)
         return job
 
@@ -146,6 +147,14 @@ class StudyView(pn.viewable.Viewer):
 
     def on_load(self) -> None:
         """Start what the page computes in the background once a browser shows it (override)."""
+
+    @classmethod
+    def warm(cls, progress: Callable[..., None], should_stop: Callable[[], bool]) -> None:
+        """Compute, once per server, what every visitor's first view of the page shares (override).
+
+        The server runs it in the background when it starts, so the first visitors find the
+        shared results ready instead of computing them at once (see lab's shared caches).
+        """
 
     @property
     def jobs(self) -> tuple[BackgroundJob, ...]:

@@ -11,6 +11,7 @@ from the loop's thread and nothing the worker reported is dropped or merged away
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 import time
@@ -78,9 +79,14 @@ class BackgroundJob(param.Parameterized):
     message = param.String(default="", doc="Last progress message.")
 
     def __init__(self, name: str = "job", poll_ms: int = 250, *, errors: ErrorBox | None = None,
-                 can_start: Callable[[], bool] | None = None, **params: Any) -> None:
+                 can_start: Callable[[], bool] | None = None, batch: param.Parameterized | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.label = name
+        # Note [one update per poll]: the events of one poll are handed over with the owner's
+        # watchers batched, so a figure that reads the rows they append is rebuilt (and sent
+        # to the browser) once per poll, not once per row; a replayed sweep of 57 rows is one update.
+        self._batch = batch
         self._can_start = can_start  # the owner's say: e.g. no work before a browser shows the page
         self.poll_ms = poll_ms
         # A page has one error box: a view passes its own, and the job reports there.
@@ -156,6 +162,18 @@ class BackgroundJob(param.Parameterized):
         with self._lock:
             events, self._events = self._events, []
             outcome = self._outcome
+        try:
+            with contextlib.ExitStack() as batched:
+                if events and self._batch is not None:
+                    batched.enter_context(pn.io.hold())  # the document's changes go out as one message
+                    batched.enter_context(param.parameterized.batch_call_watchers(self._batch))
+                self._deliver(events)
+        except Exception as exc:  # noqa: BLE001 - a watcher run at the batch's end; reported on the page
+            self.errors.show(exc)
+        if outcome is not None and self.running:
+            self._finish(*outcome)
+
+    def _deliver(self, events: list[JobEvent]) -> None:
         for event in events:
             if event.partial and self._on_partial is not None:
                 try:
@@ -168,8 +186,6 @@ class BackgroundJob(param.Parameterized):
             self.progress_bar.value = int(1000 * self.fraction)
             shown = self.message or f"{self.fraction:.0%}"
             self.status.object = f"{self.label}: {shown}"
-        if outcome is not None and self.running:
-            self._finish(*outcome)
 
     def _finish(self, state: str, value: Any) -> None:
         if self._callback is not None:

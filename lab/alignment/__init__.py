@@ -36,6 +36,8 @@ from lab.alignment.experiment import (
     retrain_pair,
     run_alignment,
     select_anchors,
+    shared_alignment,
+    shared_shipped,
     shipped_sweep,
 )
 from lab.alignment.maps import (
@@ -101,6 +103,8 @@ __all__ = [
     "anchor_curve",
     "anchor_sweep",
     "shipped_sweep",
+    "shared_shipped",
+    "shared_alignment",
     "retrain_pair",
     "project_2d",
 ]

@@ -251,3 +251,23 @@ def test_typed_paths_are_confined_to_the_served_folders(view, tmp_path):
     inside = allowed_dirs()[0] / "alignment" / "toyclip_embeddings.npz"
     view.path_a.value = str(inside)
     assert view.load_files() is not None and view.errors.message == ""
+
+
+def test_warm_up_computes_what_every_first_view_shares(tmp_path, monkeypatch):
+    # Note [shared shipped results]: after the server's warm-up a new visitor's page fits nothing
+    # and its sweep is the stored one.
+    monkeypatch.setenv("ORTHOLAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
+    _write_artifacts(tmp_path / "data")
+    from lab.alignment import experiment as ex
+
+    page.AlignmentView.warm(lambda *a, **k: None, lambda: False)
+    fits, sweeps = [], []
+    real_fit, real_sweep = ex.run_alignment, ex.anchor_sweep
+    monkeypatch.setattr(ex, "run_alignment", lambda *a, **k: fits.append(k) or real_fit(*a, **k))
+    monkeypatch.setattr(ex, "anchor_sweep", lambda *a, **k: sweeps.append(k) or real_sweep(*a, **k))
+    first = page.AlignmentView()
+    assert first.result is not None and fits == []
+    first.curve_job.wait()  # the sweep the page started when its data arrived
+    assert sweeps == [] and len(first.curve_rows) > 0
+    first.close()

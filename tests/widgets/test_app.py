@@ -113,6 +113,36 @@ def test_background_job_delivers_every_event_in_order():
     assert job.fraction == 1.0 and job.message == "row 199"
 
 
+def test_background_job_batches_one_polls_events_into_one_update_of_its_owner():
+    # Note [one update per poll]: 57 rows found by one poll rebuild a figure that reads them once.
+    class Owner(param.Parameterized):
+        rows = param.List(default=[])
+        rebuilt = 0
+
+        @param.depends("rows", watch=True)
+        def figure(self):
+            self.rebuilt += 1
+
+    owner = Owner()
+    job = jobs.BackgroundJob("sweep", batch=owner)
+
+    def work(progress, should_stop):
+        for i in range(57):
+            progress((i + 1) / 57, row=i)
+
+    job.start(work, on_partial=lambda p: setattr(owner, "rows", [*owner.rows, p["row"]]))
+    job.wait()
+    assert owner.rows == list(range(57))  # every row, in order
+    assert owner.rebuilt == 1
+
+    failing = Owner()
+    failing.param.watch(lambda _e: 1 / 0, "rows")  # a watcher that fails when the batch ends
+    job = jobs.BackgroundJob("sweep", batch=failing)
+    job.start(work, on_partial=lambda p: setattr(failing, "rows", [*failing.rows, p["row"]]))
+    job.wait()
+    assert "ZeroDivisionError" in job.errors.message or "division by zero" in job.errors.message
+
+
 def test_background_job_reports_into_the_errors_it_was_given():
     box = ErrorBox()
     job = jobs.BackgroundJob("fails", errors=box)

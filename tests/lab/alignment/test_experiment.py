@@ -268,9 +268,8 @@ def test_scores_of_a_large_upload_run_on_a_bounded_seeded_sample():
     assert shown == pytest.approx(direct) and shown > 0.9
 
 
-def test_a_shipped_sweep_is_computed_once_and_replayed(tmp_path, monkeypatch):
-    from lab.alignment import experiment as ex
-
+def _tiny_shipped(tmp_path) -> str:
+    """A small random labelled pair saved as the shipped "toyclip" artifact under tmp_path; its root."""
     rng = np.random.default_rng(2)
     n, d, classes = 120, 6, 6
     labels = rng.integers(0, classes, n)
@@ -283,7 +282,13 @@ def test_a_shipped_sweep_is_computed_once_and_replayed(tmp_path, monkeypatch):
     x2 = x[:12] + 0.1
     np.savez(tmp_path / "alignment" / "toyclip_embeddings.npz", x=x, y=y, labels=labels, train_mask=mask, x2=x2,
              y2=x2 @ np.eye(d), labels2=labels2)
-    root = str(tmp_path / "alignment")
+    return str(tmp_path / "alignment")
+
+
+def test_a_shipped_sweep_is_computed_once_and_replayed(tmp_path, monkeypatch):
+    from lab.alignment import experiment as ex
+
+    root = _tiny_shipped(tmp_path)
     calls = []
     real = ex.anchor_sweep
     monkeypatch.setattr(ex, "anchor_sweep", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -291,10 +296,35 @@ def test_a_shipped_sweep_is_computed_once_and_replayed(tmp_path, monkeypatch):
     curve1, cmp1 = ex.shipped_sweep("toyclip", root=root, progress=lambda f, m="", **p: first_events.append(p))
     curve2, cmp2 = ex.shipped_sweep("toyclip", root=root, progress=lambda f, m="", **p: second_events.append(p))
     assert calls == [1]  # the second caller got the stored rows
-    pd.testing.assert_frame_equal(curve1, curve2) and pd.testing.assert_frame_equal(cmp1, cmp2)
+    pd.testing.assert_frame_equal(curve1, curve2)
+    pd.testing.assert_frame_equal(cmp1, cmp2)
     rows = lambda events: [(e["stage"], e["row"]) for e in events if "row" in e]  # noqa: E731
     assert rows(second_events) == rows(first_events) and len(rows(first_events)) == len(curve1) + len(cmp1)
     # a stopped sweep is not stored: the next caller computes it again
     ex.shipped_sweep("toyclip", root=root, center=False, should_stop=lambda: True)
     ex.shipped_sweep("toyclip", root=root, center=False)
     assert calls == [1, 1, 1]
+
+
+def test_a_shared_pair_is_loaded_once_read_only_and_its_fits_are_memoised(tmp_path, monkeypatch):
+    from lab.alignment import experiment as ex
+
+    root = _tiny_shipped(tmp_path)
+    data = ex.shared_shipped("toyclip", root=root)
+    assert ex.shared_shipped("toyclip", root=root) is data and ex.is_shared(data)
+    with pytest.raises(ValueError, match="read-only"):
+        data.x[0, 0] = 1.0  # one visitor cannot change the pair every visitor shares
+    calls = []
+    real = ex.run_alignment
+    monkeypatch.setattr(ex, "run_alignment", lambda *a, **k: calls.append(k) or real(*a, **k))
+    first = ex.shared_alignment(data, n_anchor_classes=3, seed=1)
+    assert ex.shared_alignment(data, seed=1, n_anchor_classes=3) is first and len(calls) == 1
+    assert ex.shared_alignment(data, n_anchor_classes=4, seed=1) is not first and len(calls) == 2
+    fresh = real(ex.load_shipped("toyclip", root=root), n_anchor_classes=3, seed=1)
+    pd.testing.assert_frame_equal(first.metrics, fresh.metrics)
+    np.testing.assert_array_equal(first.x_after, fresh.x_after)
+    # a pair that is not shared (a visitor's own) is fitted every time
+    own = ex.load_shipped("toyclip", root=root)
+    ex.shared_alignment(own, n_anchor_classes=3, seed=1)
+    ex.shared_alignment(own, n_anchor_classes=3, seed=1)
+    assert len(calls) == 4
