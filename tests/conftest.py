@@ -113,6 +113,24 @@ def dashboard_url(dashboard):
     return dashboard.url
 
 
+LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "ws://localhost", "data:", "blob:",
+                  "about:")
+
+
+@pytest.fixture
+def page(page):
+    """pytest-playwright's page, failing the test if any request leaves localhost.
+
+    Nothing may be fetched from elsewhere (a CDN, a font service): an offline machine would
+    show a blank or broken view. Every request and websocket is recorded.
+    """
+    offsite: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(LOCAL_PREFIXES) else offsite.append(r.url))
+    page.on("websocket", lambda ws: None if ws.url.startswith(LOCAL_PREFIXES) else offsite.append(ws.url))
+    yield page
+    assert offsite == [], f"requests left localhost: {sorted(set(offsite))[:10]}"
+
+
 class ConsoleLog:
     """Errors a page logged: console.error messages and uncaught exceptions."""
 

@@ -10,6 +10,7 @@ from the loop's thread and nothing the worker reported is dropped or merged away
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import logging
@@ -69,6 +70,24 @@ def _browser_connected() -> bool:
     session = getattr(context, "_session", None)  # bokeh's ServerSession; no public accessor
     count = getattr(session, "connection_count", None)
     return count is None or count > 0
+
+
+def _on_a_loop() -> bool:
+    """True where a poll can run by itself: a server session, or a notebook kernel's running loop.
+
+    Note [jobs in a notebook]: an IPython kernel runs its cells on a running asyncio loop, so
+    a periodic callback added there polls between cells and while the kernel waits, and the
+    views' updates reach the output over Panel's comms, as on a served page. A plain script or
+    a test has no running loop: it calls :meth:`BackgroundJob.wait`, which delivers everything.
+    """
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        return True
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class BackgroundJob(param.Parameterized):
@@ -146,7 +165,7 @@ class BackgroundJob(param.Parameterized):
         _LIVE_THREADS.add(self._thread)
         _LIVE_STOPS[id(self)] = self
         self._thread.start()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        if _on_a_loop():
             self._callback = pn.state.add_periodic_callback(self.poll, period=self.poll_ms)
         return True
 

@@ -31,3 +31,15 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_stored_without_outputs(path):
+    # Outputs of a run (megabytes of inlined JavaScript) never go into git: python scripts/strip_notebooks.py
+    import json
+
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert dirty == [], f"{path.name}: cells {dirty} hold outputs; run python scripts/strip_notebooks.py"
+    assert "widgets" not in nb.get("metadata", {}), f"{path.name}: saved widget state; strip it"

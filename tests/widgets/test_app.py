@@ -257,3 +257,67 @@ def test_a_process_exiting_with_a_running_job_exits_cleanly():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
     assert "started" in out.stdout
+
+
+def test_a_job_polls_by_itself_on_a_running_loop_as_in_a_notebook_kernel():
+    # Note [jobs in a notebook]: with no server session, a kernel's running loop still delivers
+    # progress, partial results and Stop; nobody calls wait().
+    import asyncio
+
+    async def cell():
+        job = jobs.BackgroundJob("in a notebook", poll_ms=50)
+        seen = []
+
+        def work(progress, should_stop):
+            for i in range(5):
+                progress((i + 1) / 10, f"row {i}", row=i)
+            while not should_stop():
+                time.sleep(0.01)
+            return "kept"
+
+        job.start(work, on_partial=lambda p: seen.append(p["row"]))
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(seen) == 5:
+                break
+        assert seen == [0, 1, 2, 3, 4] and job.fraction == 0.5 and job.status.object == "in a notebook: row 4"
+        job.stop()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if not job.running:
+                break
+        assert not job.running and job.status.object == "in a notebook: stopped"
+
+    asyncio.run(cell())
+
+
+def test_setup_notebook_inlines_the_extensions_and_links_no_cdn(monkeypatch):
+    import importlib
+
+    from bokeh.document import Document
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.resources import CDN_DIST
+
+    from widgets import notebook
+
+    for name in notebook._PATCHING_MODULES:  # put back after the test
+        module = importlib.import_module(name)
+        monkeypatch.setattr(module, "patch_stylesheet", module.patch_stylesheet)
+    monkeypatch.setattr(pn.config, "inline", pn.config.inline)
+
+    def links(root):
+        return [s.url for m in root.references() for s in getattr(m, "stylesheets", None) or []
+                if isinstance(s, ImportedStyleSheet)]
+
+    plain = links(pn.Column(pn.pane.Markdown("**x**"), pn.widgets.IntSlider(name="n")).get_root(Document()))
+    assert any(u.startswith(CDN_DIST) for u in plain)  # what Panel links by itself
+    notebook.setup_notebook(quiet=True)
+    assert pn.config.inline is True
+    assert set(notebook.EXTENSIONS) <= set(pn.extension._loaded_extensions)
+    # Note [offline notebook]: every stylesheet link made afterwards points at the Jupyter server.
+    after = links(pn.Column(pn.pane.Markdown("**x**"), pn.widgets.IntSlider(name="n")).get_root(Document()))
+    assert after and not [u for u in after if u.startswith(CDN_DIST)]
+    assert all(u.startswith("/panel-preview/static/extensions/panel/") for u in after if "://" not in u)
+    notebook.setup_notebook(quiet=True)  # twice is harmless: the links are not rewritten twice
+    again = links(pn.Column(pn.pane.Markdown("**x**")).get_root(Document()))
+    assert all(u.count("panel-preview") == 1 for u in again)
