@@ -14,7 +14,10 @@ import panel as pn
 import param
 
 from lab.threephase import (
+    DECAY_POLICIES,
     PRESETS,
+    VARIANTS,
+    angle_change_fit,
     drift_profile,
     list_study_runs,
     load_run,
@@ -44,6 +47,8 @@ the **horn** 1/(p+1). The paper reports a U-shaped profile of how far θ drifts 
 across depth at 12 layers. Here you can watch each piece.
 """
 
+BASELINES = [v for v in VARIANTS if v.startswith("baseline")]
+TPTS = [v for v in VARIANTS if v.startswith("3pt")]
 RUN_COLUMNS = ["variant", "n_layers", "n_phases", "state", "step", "source", "id"]
 
 
@@ -65,6 +70,14 @@ class ThreePhaseView(StudyView):
                       doc="AdamW peak learning rate (warmup 10%, cosine to 10%).")
     eval_every = param.Integer(default=LIVE.train["eval_every"], bounds=(1, 500), label="Evaluate every",
                                doc="Steps between validation evaluations (and drift snapshots).")
+    baseline_variant = param.Selector(default="baseline-paper", objects=BASELINES, label="Baseline",
+                                      doc="baseline-paper: the paper's RoPE-only baseline (embedding N(0,1) × √d); "
+                                          "baseline-matched: 3PT's own embedding without the horn or the scale.")
+    tpt_variant = param.Selector(default="3pt-reference", objects=TPTS, label="3PT",
+                                 doc="3pt-reference: the reference implementation's init and embedding.")
+    decay = param.Selector(default="all", objects=list(DECAY_POLICIES), label="Weight decay on",
+                           doc="all: every parameter, θ and the gains included (the reference); matrices: "
+                               "matrices only, so nothing pulls θ toward 0.")
     train = param.Action(lambda self: self.start_training(), label="Train baseline and 3PT side by side",
                          doc="Train both live models on the same batches, in the background.")
     run_id = param.Selector(default=None, objects=[], label="Saved run", doc="A finished run to inspect.")
@@ -78,6 +91,7 @@ class ThreePhaseView(StudyView):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.job = self.add_job("training")
+        self._live_decay = self.decay
         self.runs_table = pn.widgets.Tabulator(disabled=True, height=260, sizing_mode="stretch_width",
                                                show_index=False)
         self._refresh_run_choices()
@@ -104,6 +118,21 @@ class ThreePhaseView(StudyView):
             return empty_figure("Drift depth profile", "pick a saved run")
         steps, profile = drift_profile(self.run["history"])
         return figs.drift_figure(steps, profile, self.frame)
+
+    @param.depends("run")
+    @keeps_last
+    def drift_map_figure(self) -> dict:
+        if self.run is None:
+            return empty_figure("Drift over depth and training time", "pick a saved run")
+        steps, profile = drift_profile(self.run["history"])
+        return figs.drift_heatmap(steps, profile)
+
+    @param.depends("run", "frame")
+    @keeps_last
+    def change_figure(self) -> dict:
+        if self.run is None:
+            return empty_figure("Mean-angle change against the initial angle", "pick a saved run")
+        return figs.angle_change_figure(_fit_or_none(self.run["history"], self.frame))
 
     def _frame_figure(self, title: str, build: Callable[[dict], dict]) -> dict:
         """``build`` applied to what lab reads from the selected run at the selected evaluation."""
@@ -133,11 +162,18 @@ class ThreePhaseView(StudyView):
     def live_drift_figure(self) -> dict:
         rows = self.live["evals"].get("3pt", [])
         if not rows:
-            return empty_figure("Live 3PT drift by block", "the 3PT model's drift profile appears here while "
+            return empty_figure("Live 3PT drift over depth and time", "the 3PT model's drift appears here while "
                                      "it trains")
         steps, profile = drift_profile(pd.DataFrame(rows))
-        return figs.drift_figure(steps, profile, len(steps) - 1,
-                                 title=f"Live 3PT drift by block at step {rows[-1]['step']}")
+        return figs.drift_heatmap(steps, profile, title=f"Live 3PT drift over depth and time (decay on "
+                                                        f"{self._live_decay})")
+
+    @param.depends("live")
+    @keeps_last
+    def live_change_figure(self) -> dict:
+        rows = self.live["evals"].get("3pt", [])
+        fit = _fit_or_none(pd.DataFrame(rows), -1) if rows else None
+        return figs.angle_change_figure(fit, title=f"Live 3PT: mean-angle change (decay on {self._live_decay})")
 
     # ------------------------------------------------------------------ saved runs
     def _refresh_run_choices(self, select: str | None = None) -> None:
@@ -176,14 +212,17 @@ class ThreePhaseView(StudyView):
 
         def prepare():
             data = shipped_token_data()
-            configs = side_by_side_configs("page", vocab_size=data.vocab_size, n_layers=self.n_layers)
-            tcfg = preset_train("page", steps=self.steps, lr=self.lr, eval_every=self.eval_every)  # warmup: 10%
+            configs = side_by_side_configs("page", baseline=self.baseline_variant, tpt=self.tpt_variant,
+                                           vocab_size=data.vocab_size, n_layers=self.n_layers)
+            tcfg = preset_train("page", steps=self.steps, lr=self.lr, eval_every=self.eval_every,  # warmup: 10%
+                                decay=self.decay)
             return data, configs, tcfg
 
         prepared = self.guard(prepare)()
         if prepared is None:
             return False
         data, configs, tcfg = prepared
+        self._live_decay = tcfg.decay
         self.live = {"losses": {}, "evals": {}}
 
         def work(progress, should_stop):
@@ -219,8 +258,10 @@ class ThreePhaseView(StudyView):
             width=300,
         )
         train_controls = pn.Param(
-            self.param, parameters=["steps", "n_layers", "lr", "eval_every", "train"], show_name=False, width=300,
-            widgets={"lr": {"type": pn.widgets.FloatSlider, "format": "0.0000"},
+            self.param, parameters=["baseline_variant", "tpt_variant", "decay", "steps", "n_layers", "lr",
+                                    "eval_every", "train"], show_name=False, width=300,
+            widgets={"decay": {"type": pn.widgets.RadioButtonGroup},
+                     "lr": {"type": pn.widgets.FloatSlider, "format": "0.0000"},
                      "train": {"type": pn.widgets.Button, "color": "primary"}})
         run_controls = pn.Param(
             self.param, parameters=["run_id", "frame"], show_name=False, default_layout=pn.Row,
@@ -236,17 +277,27 @@ class ThreePhaseView(StudyView):
                              "validation."),
             pn.Row(train_controls, pn.Column(self.job, plotly_pane(self.live_loss_figure),
                                              sizing_mode="stretch_width"), sizing_mode="stretch_width"),
-            plotly_pane(self.live_drift_figure),
+            pn.Row(plotly_pane(self.live_drift_figure), plotly_pane(self.live_change_figure),
+                   sizing_mode="stretch_width"),
             pn.pane.Markdown("## 3 · Saved runs: drift over depth and training time\n"
                              "Pick a run; press play to animate the evaluations. The drift profile is the paper's "
                              "per-block ‖θ − θ_init‖₂; the box plots show every learned angle of each block against "
                              "its initial value; the horn witness shows that the embedding mean sits on 1/(p+1)."),
             run_controls,
             pn.Row(plotly_pane(self.curve_figure), plotly_pane(self.drift_figure), sizing_mode="stretch_width"),
+            pn.Row(plotly_pane(self.drift_map_figure), plotly_pane(self.change_figure), sizing_mode="stretch_width"),
             pn.Row(plotly_pane(self.angle_figure), plotly_pane(self.horn_figure), sizing_mode="stretch_width"),
             self.runs_table,
             sizing_mode="stretch_width",
         )
+
+
+def _fit_or_none(history: pd.DataFrame, k: int) -> dict | None:
+    """angle_change_fit of evaluation ``k``, or None where it has no line to draw (no angles logged, one block)."""
+    try:
+        return angle_change_fit(history, k)
+    except ValueError:
+        return None
 
 
 def create_view() -> ThreePhaseView:

@@ -11,7 +11,7 @@ import pandas as pd
 from widgets.figures import ROLE_COLORS, as_list, empty_figure, layout, series_color
 
 __all__ = ["VARIANT_COLORS", "phasor_figure", "loss_figure", "live_loss_figure", "drift_figure", "angle_figure",
-           "horn_figure"]
+           "horn_figure", "drift_heatmap", "angle_change_figure"]
 
 # The RoPE-only baseline and 3PT keep their colours on every figure of the page.
 VARIANT_COLORS = {"baseline": ROLE_COLORS["a"], "3pt": ROLE_COLORS["b"]}
@@ -120,3 +120,36 @@ def horn_figure(mean: np.ndarray | None, per_phase: np.ndarray | None, horn: np.
                            "name": f"phase {i} mean", "line": {"color": series_color(i), "width": 1}})
     return {"data": traces, "layout": layout("Horn witness: embedding mean by position (validation tokens)",
                                              "position p", "mean of embedding output")}
+
+
+def drift_heatmap(steps: np.ndarray, profile: np.ndarray, *, title: str = "Drift over depth and training time") -> dict:
+    """‖θ − θ_init‖ of every block (rows) at every evaluation (columns): the whole run at a glance."""
+    if profile.size == 0:
+        return empty_figure(title, "baseline: no rotation, no drift")
+    blocks = list(range(profile.shape[1]))
+    trace = {"type": "heatmap", "x": [int(s) for s in steps], "y": blocks, "z": as_list(np.asarray(profile).T),
+             "colorscale": "Viridis", "colorbar": {"title": {"text": "L2 drift"}},
+             "hovertemplate": "step %{x}<br>block %{y}<br>drift %{z:.4f}<extra></extra>"}
+    return {"data": [trace], "layout": layout(title, "step", "block (0 = first)",
+                                              yaxis={"dtick": 1, "title": {"text": "block (0 = first)"}})}
+
+
+def angle_change_figure(fit: Mapping | None, *, title: str = "Mean-angle change against the initial angle") -> dict:
+    """Each block's mean-angle change against θ_init, and the line a − b·θ_init through them.
+
+    ``fit`` is lab's angle_change_fit; with decay on θ the points fall on a line of negative slope.
+    """
+    if fit is None:
+        return empty_figure(title, "no angles logged for this run")
+    x = np.asarray(fit["theta_init"], dtype=float)
+    line_x = np.linspace(float(x.min()), float(x.max()), 2)
+    traces = [{"type": "scatter", "x": as_list(x), "y": as_list(fit["change"]), "mode": "markers+text",
+               "text": [str(b) for b in range(len(x))], "textposition": "top center", "name": "blocks",
+               "marker": {"color": VARIANT_COLORS["3pt"], "size": 9}},
+              {"type": "scatter", "x": as_list(line_x), "y": as_list(fit["a"] - fit["b"] * line_x), "mode": "lines",
+               "name": f"{fit['a']:+.3g} − {fit['b']:.3g}·θ_init (R² {fit['r2']:.2f})",
+               "line": {"color": "#333", "dash": "dash"}},
+              {"type": "scatter", "x": as_list(line_x), "y": [0.0, 0.0], "mode": "lines", "showlegend": False,
+               "line": {"color": "#bbbbbb", "width": 1}, "hoverinfo": "skip"}]
+    return {"data": traces, "layout": layout(f"{title} (step {fit['step']})", "θ_init (rad)",
+                                             "mean θ − θ_init (rad)", showlegend=True)}

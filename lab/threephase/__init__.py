@@ -22,7 +22,9 @@ from lab.threephase.data import (
 )
 from lab.threephase.experiment import (
     PRESETS,
+    VARIANTS,
     Preset,
+    angle_change_fit,
     drift_profile,
     list_study_runs,
     load_run,
@@ -35,8 +37,10 @@ from lab.threephase.experiment import (
     summarize,
     train_side_by_side,
     variant_configs,
+    variant_model,
 )
 from lab.threephase.model import (
+    INITS,
     ModelConfig,
     PhaseRMSNorm,
     RMSNorm,
@@ -51,26 +55,31 @@ from lab.threephase.model import (
     theta_stats,
 )
 from lab.threephase.training import (
+    DECAY_POLICIES,
     TrainConfig,
     Trainer,
     TrainingDiverged,
     TrainResult,
     lr_at,
+    parameter_groups,
     train_language_model,
     train_model,
 )
 
 __all__ = [
     # model
-    "ModelConfig", "Transformer", "RMSNorm", "PhaseRMSNorm", "phase_rotate", "phasor", "theta_init", "horn_values",
+    "ModelConfig", "INITS", "Transformer",
+    "RMSNorm", "PhaseRMSNorm", "phase_rotate", "phasor", "theta_init", "horn_values",
     "theta_drift", "theta_stats", "phase_means", "count_parameters",
     # data
     "WordTokenizer", "ByteTokenizer", "TokenData", "build_token_data", "default_token_data", "save_token_data",
     "shipped_token_data", "tokenizer_from_json",
     # training
     "TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "lr_at", "train_model", "train_language_model",
+    "parameter_groups", "DECAY_POLICIES",
     # experiment
-    "PRESETS", "Preset", "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
-    "variant_configs", "run_sweep", "summarize", "drift_profile", "run_frame", "load_run", "list_study_runs",
-    "shipped_runs_dir",
+    "PRESETS", "VARIANTS", "variant_model", "Preset",
+    "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
+    "variant_configs", "run_sweep", "summarize", "drift_profile", "angle_change_fit", "run_frame", "load_run",
+    "list_study_runs", "shipped_runs_dir",
 ]

@@ -18,8 +18,9 @@ from dataclasses import replace
 
 from lab.command import EXIT_OK, EXIT_UNFINISHED, printing_progress, run_command
 from lab.progress import no_progress
-from lab.threephase.experiment import PRESETS
-from lab.threephase.model import ModelConfig, count_parameters
+from lab.threephase.experiment import PRESETS, VARIANTS
+from lab.threephase.model import INITS, ModelConfig, count_parameters
+from lab.threephase.training import DECAY_POLICIES
 
 __all__ = ["main", "build_parser"]
 
@@ -30,13 +31,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Train the 3PT model or its RoPE-only baseline.")
     p.add_argument("--preset", choices=sorted(PRESETS), default="5.5M",
                    help="model shape preset, lab.threephase.PRESETS (default 5.5M)")
-    p.add_argument("--baseline", action="store_true", help="train the RoPE-only baseline (three_phase=False)")
+    p.add_argument("--baseline", action="store_true",
+                   help="train the paper's RoPE-only baseline (three_phase=False; same as --variant baseline-paper)")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default=None,
+                   help="a named model variant, lab.threephase.VARIANTS (default 3pt-reference)")
+    p.add_argument("--init", choices=list(INITS), default=None,
+                   help="weight init: 'reference' = PyTorch defaults (default), 'small' = N(0, 0.02)")
+    p.add_argument("--embed-scale", choices=["auto", "on", "off"], default="auto",
+                   help="scale the embedding by sqrt(d_model): auto = without the horn only (the reference)")
+    p.add_argument("--decay", choices=list(DECAY_POLICIES), default="all",
+                   help="weight decay on every parameter (the reference) or on matrices only")
     p.add_argument("--n-phases", type=int, default=None, help="number of phases N (default: the preset's)")
     for name in ("d-model", "n-layers", "n-heads", "n-kv-heads", "d-ff"):
         p.add_argument(f"--{name}", type=int, default=None, help=f"override the preset's {name.replace('-', '_')}")
     for name in ("rotation", "phase-norm", "horn"):
         p.add_argument(f"--no-{name}", action="store_true", help=f"ablation: switch the 3PT {name} off")
-    p.add_argument("--corpus", default="stdlib",
+    p.add_argument("--corpus", "--text", default="stdlib",
                    help="'stdlib' (default, offline), a text file/folder, .jsonl/.parquet/.csv, or hf:<name>")
     p.add_argument("--text-column", default="text", help="text column of a table corpus")
     p.add_argument("--max-docs", type=int, default=None, help="use only the first documents of the corpus")
@@ -100,15 +110,20 @@ def _train(args: argparse.Namespace) -> int:
                 shape[key] = val
         if args.seq_len:
             shape["max_seq_len"] = max(shape["max_seq_len"], args.seq_len)
-        mcfg = ModelConfig(**shape, three_phase=not args.baseline)
+        if args.baseline and args.variant not in (None, "baseline-paper"):
+            raise ValueError(f"variant: --baseline is the baseline-paper variant; got also --variant {args.variant}")
+        variant = VARIANTS["baseline-paper" if args.baseline else (args.variant or "3pt-reference")]
+        mcfg = ModelConfig(**{**shape, **variant})
         mcfg = replace(mcfg, vocab_size=data.vocab_size,
-                       rotation=False if args.no_rotation else None,
-                       phase_norm=False if args.no_phase_norm else None,
-                       horn=False if args.no_horn else None)
+                       rotation=False if args.no_rotation else mcfg.rotation,
+                       phase_norm=False if args.no_phase_norm else mcfg.phase_norm,
+                       horn=False if args.no_horn else mcfg.horn,
+                       init=args.init or mcfg.init,
+                       embed_scale={"auto": mcfg.embed_scale, "on": True, "off": False}[args.embed_scale])
         tcfg = TrainConfig(steps=args.steps or 300, batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr,
                            warmup=args.warmup, eval_every=args.eval_every, seed=args.seed, device=args.device,
-                           amp=args.amp, compile=args.compile)
-        name = args.name or ("baseline" if args.baseline else f"3pt-N{mcfg.n_phases}")
+                           amp=args.amp, compile=args.compile, decay=args.decay)
+        name = args.name or ("baseline" if not mcfg.three_phase else f"3pt-N{mcfg.n_phases}")
         trainer = Trainer(mcfg, tcfg, data, name=name).setup()
     if trainer.rank == 0:
         print(f"run: {trainer.run_handle.path if trainer.run_handle else '-'}  "

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from lab.checks import check_int
 from lab.paths import runs_dir, study_dir
 from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run, list_runs
@@ -22,8 +23,10 @@ from lab.threephase.data import TokenData
 from lab.threephase.model import ModelConfig, count_parameters, horn_values, theta_init
 from lab.threephase.training import STUDY, TrainConfig, Trainer, TrainResult, train_model
 
-__all__ = ["Preset", "PRESETS", "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
-           "variant_configs", "run_sweep", "summarize", "drift_profile", "run_frame", "load_run", "list_study_runs",
+__all__ = ["Preset", "PRESETS", "VARIANTS", "variant_model",
+           "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
+           "variant_configs", "run_sweep", "summarize", "drift_profile", "angle_change_fit", "run_frame", "load_run",
+           "list_study_runs",
            "shipped_runs_dir"]
 
 
@@ -72,6 +75,28 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# Model variants trained side by side, named for what they are; each is a set of ModelConfig
+# switches over a preset's shape. The defaults are the reference implementation's.
+VARIANTS: dict[str, dict[str, Any]] = {
+    # The reference 3PT: PyTorch's default init, no sqrt(d_model) scale, the horn on.
+    "3pt-reference": dict(three_phase=True),
+    # The paper's RoPE-only baseline ("Exp. 11 (A)"): nn.Embedding N(0, 1) times sqrt(d_model).
+    "baseline-paper": dict(three_phase=False),
+    # A matched baseline: 3PT's own embedding (no scale), without the horn or the other operations.
+    "baseline-matched": dict(three_phase=False, embed_scale=False),
+    # The study's earlier setting, kept to show what the init decides: N(0, 0.02) everywhere.
+    "3pt-small-init": dict(three_phase=True, init="small"),
+    "baseline-small-init": dict(three_phase=False, init="small"),
+}
+
+
+def variant_model(preset: str, variant: str, **overrides: Any) -> ModelConfig:
+    """The preset's shape with the variant's switches (:data:`VARIANTS`) and ``overrides``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant: expected one of {sorted(VARIANTS)}, got {variant!r}")
+    return preset_model(preset, **{**VARIANTS[variant], **overrides})
+
+
 def _preset(name: str) -> Preset:
     if name not in PRESETS:
         raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {name!r}")
@@ -91,10 +116,13 @@ def preset_train(name: str, **overrides: Any) -> TrainConfig:
     return TrainConfig(**fields).validate()
 
 
-def side_by_side_configs(preset: str = "page", **overrides: Any) -> dict[str, ModelConfig]:
-    """The RoPE-only baseline and 3PT on the same shape: ``{"baseline": ..., "3pt": ...}``."""
-    return {"baseline": preset_model(preset, **overrides, three_phase=False),
-            "3pt": preset_model(preset, **overrides, three_phase=True)}
+def side_by_side_configs(preset: str = "page", *, baseline: str = "baseline-paper", tpt: str = "3pt-reference",
+                         **overrides: Any) -> dict[str, ModelConfig]:
+    """A baseline and a 3PT variant (:data:`VARIANTS`) on the same shape: ``{"baseline": ..., "3pt": ...}``.
+
+    By default the reference 3PT against the paper's baseline, as the published numbers compare.
+    """
+    return {"baseline": variant_model(preset, baseline, **overrides), "3pt": variant_model(preset, tpt, **overrides)}
 
 
 def variant_configs(base: Mapping, n_values: Iterable[int] = (1, 2, 3, 4, 6), *,
@@ -163,6 +191,32 @@ def drift_profile(history: pd.DataFrame, key: str = "drift_l2") -> tuple[np.ndar
     if not rows:
         return np.zeros(0, dtype=int), np.zeros((0, 0))
     return np.array([s for s, _ in rows]), np.array([np.asarray(v, dtype=float) for _, v in rows])
+
+
+def angle_change_fit(history: pd.DataFrame, k: int = -1) -> dict[str, Any]:
+    """Each block's mean-angle change at evaluation ``k`` against its initial angle, and the line through them.
+
+    Note [decay and the U]: with AdamW's decoupled decay on theta, every step pulls each angle
+    toward 0 in proportion to its size, so with a push from the loss that is about the same in
+    every block the change after training is about a - b * theta_init: positive in the early
+    blocks (small theta_init), negative in the late ones, and its size U-shaped over depth.
+    Returns ``theta_init`` and ``change`` (n_layers,), the least-squares ``a``, ``b`` and
+    ``r2`` of change = a - b * theta_init, and the evaluation's ``step``.
+    """
+    steps, angles = drift_profile(history, "mean_angle")
+    _, inits = drift_profile(history, "init_angle")
+    if not len(steps):
+        raise ValueError("history: no angles were logged (a baseline run, or no evaluation yet)")
+    k = check_int("k", k, lo=-len(steps), hi=len(steps) - 1)
+    theta0, change = inits[k], angles[k] - inits[k]
+    if theta0.size < 2:
+        raise ValueError("history: a line through the blocks needs at least 2 blocks")
+    design = np.stack([np.ones_like(theta0), -theta0], axis=1)  # change = a * 1 + b * (-theta0)
+    (a, b), *_ = np.linalg.lstsq(design, change, rcond=None)
+    resid = change - design @ np.array([a, b])
+    total = float(((change - change.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid ** 2).sum()) / total if total > 0 else float("nan")
+    return {"step": int(steps[k]), "theta_init": theta0, "change": change, "a": float(a), "b": float(b), "r2": r2}
 
 
 def run_frame(history: pd.DataFrame, k: int) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 ``Transformer(ModelConfig(three_phase=False))`` is the baseline: pre-norm, RMSNorm, SwiGLU FFN,
 RoPE (base 10000), grouped-query attention through ``scaled_dot_product_attention``, no biases,
-an untied output head, and token embeddings scaled by sqrt(d_model).
+an untied output head, and token embeddings scaled by sqrt(d_model). Weights keep PyTorch's
+default init, as the reference implementation's do (``init="small"`` is N(0, 0.02)).
 
 ``three_phase=True`` adds the three 3PT operations (each has its own switch for ablations):
 
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 
+INITS = ("reference", "small")  # ModelConfig.init: see Note [init]
 MAX_VOCAB = 10_000_000  # the largest vocabulary a ModelConfig accepts (an embedding of 10M rows)
 
 
@@ -67,10 +69,17 @@ class ModelConfig:
     # Ablation switches. None follows ``three_phase``; True/False forces the operation on/off.
     rotation: bool | None = None  # learned per-block phase rotation between attention and FFN
     phase_norm: bool | None = None  # N independent RMSNorm(d_phase) at every norm site
-    horn: bool | None = None  # horn DC injection in the embedding (replaces the sqrt(d_model) scale)
+    horn: bool | None = None  # horn DC injection in the embedding: its mean over d_model pinned to 1/(p+1)
+    # Scale the token embedding by sqrt(d_model). None follows the reference: scaled without
+    # the horn (the paper's RoPE-only baseline), unscaled with it (the reference 3PT).
+    embed_scale: bool | None = None
     rope_base: float = 10_000.0
     norm_eps: float = 1e-6  # RMSNorm epsilon, added to the mean square
-    init_std: float = 0.02  # std of the normal init of every matrix and the embedding
+    # Note [init]: "reference" keeps PyTorch's defaults, as the reference implementation does
+    # (nn.Embedding N(0, 1); nn.Linear kaiming-uniform, U(-1/sqrt(fan_in), 1/sqrt(fan_in)));
+    # "small" draws every matrix and the embedding from N(0, init_std).
+    init: str = "reference"
+    init_std: float = 0.02  # std of the "small" init
 
     # resolved switches -------------------------------------------------------
     @property
@@ -84,6 +93,10 @@ class ModelConfig:
     @property
     def use_horn(self) -> bool:
         return self.three_phase if self.horn is None else bool(self.horn)
+
+    @property
+    def use_embed_scale(self) -> bool:
+        return (not self.use_horn) if self.embed_scale is None else bool(self.embed_scale)
 
     @property
     def uses_phases(self) -> bool:
@@ -104,12 +117,14 @@ class ModelConfig:
                          ("n_kv_heads", 1024), ("d_ff", 262_144), ("max_seq_len", 1_048_576), ("n_phases", 64)):
             check_int(name, getattr(self, name), lo=1, hi=hi)
         check_bool("three_phase", self.three_phase)
-        for name in ("rotation", "phase_norm", "horn"):
+        for name in ("rotation", "phase_norm", "horn", "embed_scale"):
             if getattr(self, name) is not None:
                 check_bool(name, getattr(self, name))
         check_float("rope_base", self.rope_base, lo=1.0 + 1e-9)
         check_float("norm_eps", self.norm_eps, lo=0.0)
         check_float("init_std", self.init_std, lo=0.0)
+        if self.init not in INITS:
+            raise ValueError(f"init: expected one of {INITS}, got {self.init!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"n_heads: must divide d_model={self.d_model}, got n_heads={self.n_heads}")
         if self.d_head % 2:
@@ -145,7 +160,8 @@ class ModelConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"config: unknown ModelConfig fields {sorted(unknown)}")
-        return cls(**d)
+        # Runs saved before the init switch existed were all initialised N(0, init_std).
+        return cls(**{"init": "small", **d})
 
 
 # --------------------------------------------------------------------------- 3PT operations
@@ -362,18 +378,21 @@ class Transformer(nn.Module):
         self.apply(self._init_weights)
 
     def _init_weights(self, m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
+        # Note [init]: "reference" leaves the modules as PyTorch built them.
+        if self.config.init == "small" and isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, mean=0.0, std=self.config.init_std)
 
     def embed_tokens(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token embedding with the horn (3PT) or the sqrt(d_model) scale (baseline). (B, T, d_model)."""
+        """Token embedding, times sqrt(d_model) if ``embed_scale``, then the horn if on. (B, T, d_model)."""
         x = self.embed(idx)  # (B, T, d_model)
+        if self.config.use_embed_scale:
+            x = x * math.sqrt(self.config.d_model)
         if self.config.use_horn:
             # Note [horn]: x' = x + (r(p) - mean_j x_j) moves every coordinate by the same amount,
             # so the mean over all d_model coordinates becomes exactly r(p) = 1/(p+1).
             r = horn_values(idx.shape[1], dtype=x.dtype, device=x.device)[None, :, None]  # (1, T, 1)
-            return x + (r - x.mean(-1, keepdim=True))
-        return x * math.sqrt(self.config.d_model)
+            x = x + (r - x.mean(-1, keepdim=True))
+        return x
 
     def forward(self, idx: torch.Tensor,
                 targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:

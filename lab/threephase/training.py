@@ -35,11 +35,23 @@ from lab.threephase.data import TokenData, build_token_data, eval_windows, sampl
 from lab.threephase.model import ModelConfig, Transformer, count_parameters, phase_means, theta_matrix, theta_stats
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "TrainingDiverged", "lr_at", "train_model", "train_language_model",
+           "parameter_groups", "DECAY_POLICIES",
            "STUDY"]
 
 STUDY = "threephase"
 
+DECAY_POLICIES = ("all", "matrices")  # TrainConfig.decay: see Note [decay]
 HORN_POSITIONS = 16  # positions of the horn witness logged at every evaluation
+
+
+def parameter_groups(model: torch.nn.Module, tcfg: "TrainConfig") -> list[dict[str, Any]]:
+    """AdamW's parameter groups under ``tcfg.decay`` (Note [decay])."""
+    params = list(model.parameters())
+    if tcfg.decay == "all":
+        return [{"params": params, "weight_decay": tcfg.weight_decay}]
+    decay = [p for p in params if p.ndim >= 2]  # matrices
+    no_decay = [p for p in params if p.ndim < 2]  # gains, per-phase gains, theta
+    return [{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 @dataclass
@@ -50,7 +62,11 @@ class TrainConfig:
     lr: float = 3e-4
     min_lr_frac: float = 0.1  # cosine decays to lr * min_lr_frac at the last step
     warmup: int = 30  # linear warmup steps
-    weight_decay: float = 0.1  # applied to matrices only (not gains, not theta)
+    weight_decay: float = 0.1
+    # Note [decay]: "all" decays every parameter, as the reference (AdamW over
+    # model.parameters()), the angles theta and the norm gains included; "matrices" spares
+    # every parameter with ndim < 2 (gains, theta). Decay pulls each theta toward 0.
+    decay: str = "all"
     beta1: float = 0.9
     beta2: float = 0.95
     grad_clip: float = 1.0  # max global grad norm; 0 disables clipping
@@ -71,6 +87,8 @@ class TrainConfig:
         check_float("lr", self.lr, lo=0.0)
         check_float("min_lr_frac", self.min_lr_frac, lo=0.0, hi=1.0)
         check_float("grad_clip", self.grad_clip, lo=0.0)
+        if self.decay not in DECAY_POLICIES:
+            raise ValueError(f"decay: expected one of {DECAY_POLICIES}, got {self.decay!r}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp: expected 'auto', 'bf16' or 'off', got {self.amp!r}")
         return self
@@ -147,13 +165,10 @@ class Trainer:
         with seeded_init(self.tcfg.seed):
             model = Transformer(self.mcfg)
         self.model = model.to(self.device)
-        # matrices decay; gains, per-phase gains and the angles theta (all ndim < 2) do not
-        decay = [p for p in self.model.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.model.parameters() if p.ndim < 2]
         fused = self.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.tcfg.lr, betas=(self.tcfg.beta1, self.tcfg.beta2), fused=fused or None,
+            parameter_groups(self.model, self.tcfg), lr=self.tcfg.lr, betas=(self.tcfg.beta1, self.tcfg.beta2),
+            fused=fused or None,
         )
         self.forward_model: torch.nn.Module = self.model
         if self.tcfg.compile:
@@ -266,14 +281,15 @@ class Trainer:
         run = Run.open(path)
         cfg = run.config
         mcfg = ModelConfig.from_dict(cfg["model"])
-        tcfg = replace(TrainConfig(**cfg["train"]), **overrides)
+        saved = {"decay": "matrices", **cfg["train"]}  # runs saved before the switch decayed matrices only
+        tcfg = replace(TrainConfig(**saved), **overrides)
         if not (run.path / "checkpoint.pt").is_file():
             raise ValueError(f"path: run {run.id!r} has no checkpoint.pt (a metrics-only run cannot be resumed)")
         saved_tokens = cfg.get("data", {}).get("train_tokens")
         if saved_tokens is not None and saved_tokens != int(data.train.numel()):
             raise ValueError(f"data: run {run.id!r} was trained on {saved_tokens:,} tokens, these data have "
                              f"{int(data.train.numel()):,}; resume with the corpus and --max-docs it started with")
-        if tcfg != TrainConfig(**cfg["train"]):
+        if tcfg != TrainConfig(**saved):
             cfg = run.update_config(train=asdict(tcfg))  # config.json says what the run now trains to
         trainer = cls(mcfg, tcfg, data, run=run).setup()
         trainer.load_state(run.load_checkpoint(device=trainer.device))

@@ -96,7 +96,8 @@ def test_live_training_streams_both_models(runs_root):
     assert names == ["baseline: train", "baseline: validation", "3pt: train", "3pt: validation"]
     val = [t for t in view.live_loss_figure()["data"] if t["name"] == "3pt: validation"][0]
     assert val["x"] == [0, 2, 4]
-    assert len(view.live_drift_figure()["data"][1]["y"]) == 2
+    heat = view.live_drift_figure()["data"][0]
+    assert heat["type"] == "heatmap" and heat["x"] == [0, 2, 4] and len(heat["z"]) == 2  # blocks x evaluations
     # the finished 3PT run is listed and selected in the run browser
     assert view.run_id is not None and "3pt" in view.run_id
     assert view.errors.message == "" and view.job.errors.message == ""
@@ -109,4 +110,34 @@ def test_page_opens_on_a_shipped_deep_run(runs_root):
     assert view.run_id is not None and "data/threephase/runs" in view.run_id.replace("\\", "/")
     drift = view.drift_figure()["data"][1]["y"]
     assert len(drift) == 12 and max(drift) > 0  # the 12-layer run is preferred
+    assert view.errors.message == ""
+
+
+def test_the_decay_switch_reaches_training_and_changes_the_live_drift(runs_root):
+    # Note [decay]: with decay on every parameter, theta is pulled toward 0 as well as pushed by the loss.
+    from widgets.threephase import ThreePhaseView
+
+    drifts, fits = {}, {}
+    for decay in ("all", "matrices"):
+        view = ThreePhaseView(steps=6, eval_every=3, n_layers=3, decay=decay, lr=1e-2)
+        assert view.start_training()
+        view.job.wait(300)
+        assert view.errors.message == ""
+        drifts[decay] = view.live_drift_figure()["data"][0]["z"]
+        fig = view.live_change_figure()
+        assert f"decay on {decay}" in fig["layout"]["title"]["text"]
+        fits[decay] = fig["data"][1]["name"]  # the fitted line's label: a - b * theta_init
+        assert view.run["config"]["train"]["decay"] == decay  # the selected run is the one just trained
+    assert drifts["all"] != drifts["matrices"]
+    assert fits["all"] != fits["matrices"]
+
+
+def test_saved_run_shows_the_drift_heatmap_and_the_fitted_line(runs_root):
+    from widgets.threephase import create_view
+
+    view = create_view()
+    heat = view.drift_map_figure()["data"][0]
+    assert heat["type"] == "heatmap" and len(heat["z"]) == 12  # the shipped 12-block run
+    change = view.change_figure()["data"]
+    assert len(change[0]["x"]) == 12 and "θ_init" in change[1]["name"]
     assert view.errors.message == ""

@@ -125,3 +125,23 @@ def test_list_study_runs_reads_the_shipped_runs_through_list_runs():
     assert len(runs) >= 9 and set(runs["source"]) == {"shipped"}
     assert list(runs["id"]) == sorted(runs["id"])
     assert {"baseline", "3pt-N3-L12"} <= set(runs["variant"])
+
+
+def test_angle_change_fit_recovers_a_planted_line_like_polyfit():
+    from lab.threephase import angle_change_fit, theta_init
+
+    rng = np.random.default_rng(7)
+    L = 8
+    theta0 = np.array([float(theta_init(i, L, 1)[0]) for i in range(L)])
+    history = []
+    for step, scale in ((50, 0.5), (100, 1.0)):
+        change = scale * (0.07 - 0.12 * theta0) + 1e-3 * rng.standard_normal(L)
+        history.append({"step": step, "mean_angle": (theta0 + change).tolist(), "init_angle": theta0.tolist()})
+    fit = angle_change_fit(pd.DataFrame(history))
+    slope, intercept = np.polyfit(theta0, np.array(history[-1]["mean_angle"]) - theta0, 1)  # independent reference
+    assert fit["step"] == 100
+    assert fit["a"] == pytest.approx(intercept, abs=1e-12) and fit["b"] == pytest.approx(-slope, abs=1e-12)
+    assert fit["a"] == pytest.approx(0.07, abs=5e-3) and fit["b"] == pytest.approx(0.12, abs=5e-3) and fit["r2"] > 0.99
+    assert angle_change_fit(pd.DataFrame(history), 0)["b"] == pytest.approx(0.06, abs=5e-3)
+    with pytest.raises(ValueError, match="history"):
+        angle_change_fit(pd.DataFrame([{"step": 1, "mean_angle": [], "init_angle": []}]))

@@ -249,3 +249,18 @@ def test_a_diverging_run_stops_at_its_last_good_checkpoint(tmp_path):
     # no step was taken on the NaN loss: every weight is still finite
     assert all(torch.isfinite(v).all() for v in trainer.model.state_dict().values())
     assert any(not torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+
+
+def test_cli_switches_reach_the_run_config(tmp_path, monkeypatch):
+    from lab.threephase.cli import main
+
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps({"text": t}) for t in texts(40, 9)))
+    args = ["--text", str(corpus), "--preset", "tiny", "--d-model", "24", "--batch-size", "4", "--eval-every", "2",
+            "--seq-len", "16", "--vocab-size", "64", "--device", "cpu", "--steps", "2"]
+    assert main([*args, "--variant", "baseline-matched", "--init", "small", "--decay", "matrices", "--name", "m"]) == 0
+    cfg = json.loads((next((tmp_path / "runs" / "threephase").iterdir()) / "config.json").read_text())
+    assert cfg["model"]["three_phase"] is False and cfg["model"]["embed_scale"] is False
+    assert cfg["model"]["init"] == "small" and cfg["train"]["decay"] == "matrices"
+    assert main([*args, "--baseline", "--variant", "3pt-reference"]) == 2  # two answers to one question
