@@ -172,8 +172,10 @@ class ThreePhaseView(StudyView):
     @keeps_last
     def live_change_figure(self) -> dict:
         rows = self.live["evals"].get("3pt", [])
-        fit = _fit_or_none(pd.DataFrame(rows), -1) if rows else None
-        return figs.angle_change_figure(fit, title=f"Live 3PT: mean-angle change (decay on {self._live_decay})")
+        title = f"Live 3PT: mean-angle change (decay on {self._live_decay})"
+        if not rows:
+            return empty_figure(title, "each block's angle change against its start appears here while it trains")
+        return figs.angle_change_figure(_fit_or_none(pd.DataFrame(rows), -1), title=title)
 
     # ------------------------------------------------------------------ saved runs
     def _refresh_run_choices(self, select: str | None = None) -> None:
@@ -260,7 +262,7 @@ class ThreePhaseView(StudyView):
         train_controls = pn.Param(
             self.param, parameters=["baseline_variant", "tpt_variant", "decay", "steps", "n_layers", "lr",
                                     "eval_every", "train"], show_name=False, width=300,
-            widgets={"decay": {"type": pn.widgets.RadioButtonGroup},
+            widgets={"decay": {"type": pn.widgets.Select},
                      "lr": {"type": pn.widgets.FloatSlider, "format": "0.0000"},
                      "train": {"type": pn.widgets.Button, "color": "primary"}})
         run_controls = pn.Param(

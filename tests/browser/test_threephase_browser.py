@@ -31,7 +31,7 @@ def _figure_titled(page, prefix: str):
 
 
 def _train_and_read_drift(page, decay: str) -> str:
-    page.get_by_role("button", name=decay, exact=True).click()
+    page.get_by_role("combobox").filter(has=page.locator("option[value='matrices']")).select_option(decay)
     finished = page.get_by_text("training: finished").first
     page.get_by_role("button", name="Train baseline and 3PT side by side").click()
     finished.wait_for(state="hidden", timeout=60_000)  # the status of an earlier run goes...
