@@ -2,12 +2,16 @@
 
     nice python scripts/make_threephase_data.py                       # tokens + train the shipped runs
     nice python scripts/make_threephase_data.py --copy-from DIR...    # tokens + copy finished runs
+    python scripts/make_threephase_data.py --keep-tokens --copy-from /tmp/threephase_fidelity_runs/threephase
 
 Writes:
 * tokens.npz, tokenizer.json: the default corpus (stdlib docstrings) split 90/10 by document
   (seed 0) and tokenised with a 4,096-word vocabulary fitted on the training documents;
 * runs/<run-id>/{config.json, metrics.jsonl, status.json}: metrics-only runs for the page's
-  run browser (baseline and 3PT N=3 at 4 layers, 3PT N=3 at 12 layers), no weights.
+  run browser, no weights. Trained here: the paper's baseline and the reference 3PT (N=3) at 4
+  layers, the reference 3PT at 12 layers. Copied (the shipped set): seed 0 of
+  scripts/threephase_fidelity.py's runs: the reference 3PT at 12 and 4 blocks under both decay
+  policies, and the reference 3PT, the paper's baseline and the matched baseline at 4 blocks.
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from pathlib import Path
 
 import torch
 
-from lab.threephase import ModelConfig, default_token_data, preset_model, preset_train, save_token_data, train_model
+from lab.threephase import (
+    ModelConfig,
+    default_token_data,
+    preset_model,
+    preset_train,
+    save_token_data,
+    shipped_token_data,
+    train_model,
+    variant_model,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "data" / "threephase"
@@ -28,9 +41,9 @@ KEEP = ("config.json", "metrics.jsonl", "status.json")
 def shipped_variants() -> dict[str, ModelConfig]:
     """The runs the page ships, all on the "shipped" preset's shape."""
     return {
-        "baseline-L4": preset_model("shipped", three_phase=False),
-        "3pt-N3-L4": preset_model("shipped", three_phase=True),
-        "3pt-N3-L12": preset_model("shipped", n_layers=12, three_phase=True),
+        "baseline-paper-L4": variant_model("shipped", "baseline-paper"),
+        "3pt-reference-L4": variant_model("shipped", "3pt-reference"),
+        "3pt-reference-L12": variant_model("shipped", "3pt-reference", n_layers=12),
     }
 
 
@@ -40,12 +53,18 @@ def main() -> int:
     p.add_argument("--copy-from", nargs="+", default=None,
                    help="copy finished runs (config/metrics/status only) from these folders, e.g. the "
                         "<root>/threephase folders written by scripts/threephase_experiments.py")
-    p.add_argument("--pattern", nargs="+", default=["*3pt-N3-L12-s0", "*3pt-N3-L4-s0", "*baseline-s0", "*3pt-N3-s0"],
+    p.add_argument("--pattern", nargs="+",
+                   default=["*3pt-reference-L12-decay-*-s0", "*3pt-reference-L4-decay-*-s0", "*3pt-reference-s0",
+                            "*baseline-paper-s0", "*baseline-matched-s0"],
                    help="run-folder globs to copy with --copy-from")
+    p.add_argument("--keep-tokens", action="store_true", help="leave tokens.npz and tokenizer.json as they are")
     args = p.parse_args()
     torch.set_num_threads(1)
-    data = default_token_data(vocab_size=preset_model("shipped").vocab_size)
-    save_token_data(data, OUT)
+    if not args.keep_tokens:
+        data = default_token_data(vocab_size=preset_model("shipped").vocab_size)
+        save_token_data(data, OUT)
+    else:
+        data = shipped_token_data()
     runs = OUT / "runs"
     if runs.exists():
         shutil.rmtree(runs)

@@ -187,7 +187,7 @@ class ThreePhaseView(StudyView):
             self.run_id = select
         elif self.run_id not in labels.values() and labels:
             # prefer the deepest 3PT run: that is where the drift profile has a shape to show
-            three = runs[runs["n_phases"] > 0].sort_values("n_layers", ascending=False)
+            three = runs[runs["n_phases"] > 0].sort_values("n_layers", ascending=False, kind="stable")
             self.run_id = (three if len(three) else runs)["path"].iloc[0]
 
     @param.depends("run_id", watch=True)

@@ -122,9 +122,10 @@ def test_side_by_side_reports_each_step_once_in_order(tmp_path):
 
 def test_list_study_runs_reads_the_shipped_runs_through_list_runs():
     runs = list_study_runs()
-    assert len(runs) >= 9 and set(runs["source"]) == {"shipped"}
+    assert len(runs) >= 7 and set(runs["source"]) == {"shipped"}
     assert list(runs["id"]) == sorted(runs["id"])
-    assert {"baseline", "3pt-N3-L12"} <= set(runs["variant"])
+    assert {"baseline-paper", "baseline-matched", "3pt-reference", "3pt-reference-L12-decay-all",
+            "3pt-reference-L12-decay-matrices"} <= set(runs["variant"])
 
 
 def test_angle_change_fit_recovers_a_planted_line_like_polyfit():
