@@ -8,6 +8,7 @@ log), never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -24,7 +25,7 @@ from widgets.odis import OdisView
 from widgets.threephase import ThreePhaseView
 
 __all__ = ["StudyPage", "STUDIES", "build_index", "build_study_page", "routes", "serve", "serving_options", "warm_up",
-           "render_once"]
+           "render_once", "quiet_closed_connections"]
 
 log = logging.getLogger("ortholab")
 
@@ -224,4 +225,24 @@ def serve(port: int = 5006, address: str = "127.0.0.1", show: bool = True, *,
     pn.extension("plotly", "tabulator", notifications=True)
     warm_up()
     log.info("pages rendered once in %.1f s", render_once())
+    loop = asyncio.new_event_loop()  # the loop tornado (and so Panel) will serve on
+    loop.set_exception_handler(quiet_closed_connections)
+    asyncio.set_event_loop(loop)
     pn.serve(routes(), show=show, title=TITLE, **options, **kwargs)
+
+
+def quiet_closed_connections(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The server loop's handler of exceptions nobody awaited: a closed tab's is one log line.
+
+    Note [closed tab] (widgets.jobs): an update pushed in the instant a tab closes, before
+    the server has seen it go, fails inside tornado's websocket write, in a task nobody awaits;
+    asyncio would log that as a traceback. That is the visitor leaving, not a fault: it is
+    logged as one line. Every other exception goes to asyncio's default handler.
+    """
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
+        log.info("an update for a closed tab was dropped")
+        return
+    loop.default_exception_handler(context)

@@ -1,5 +1,6 @@
 """The dashboard shell: index, per-study pages, placeholders, jobs, the CLI."""
 
+import threading
 import time
 
 import panel as pn
@@ -288,7 +289,39 @@ def test_a_job_polls_by_itself_on_a_running_loop_as_in_a_notebook_kernel():
                 break
         assert not job.running and job.status.object == "in a notebook: stopped"
 
-    asyncio.run(cell())
+    # A thread of its own: a kernel's loop is the only loop there (this process may have another running).
+    failures = []
+    runner = threading.Thread(target=lambda: _record_failure(failures, lambda: asyncio.run(cell())))
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive() and failures == []
+
+
+def _record_failure(failures: list, fn) -> None:
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - the test thread reports it
+        failures.append(repr(exc))
+
+
+def test_a_push_to_a_closed_tab_is_one_log_line_not_a_traceback(caplog):
+    import asyncio
+    import logging
+
+    from tornado.websocket import WebSocketClosedError
+
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.INFO, logger="ortholab"):
+            app.quiet_closed_connections(loop, {"message": "Task exception was never retrieved",
+                                                "exception": WebSocketClosedError()})
+        assert [r.getMessage() for r in caplog.records] == ["an update for a closed tab was dropped"]
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            app.quiet_closed_connections(loop, {"message": "boom", "exception": ValueError("a real fault")})
+        assert any("boom" in r.getMessage() for r in caplog.records)  # other faults are still reported
+    finally:
+        loop.close()
 
 
 def test_setup_notebook_inlines_the_extensions_and_links_no_cdn(monkeypatch):
