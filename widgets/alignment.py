@@ -48,6 +48,7 @@ GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
 RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
 
+
 def _fit_controls(n_anchor_classes: int, map_type: str, center: bool, group: str, seed: int) -> dict[str, Any]:
     """run_alignment's arguments for the page's controls (the same keys in the same order every time)."""
     return {"n_anchor_classes": int(n_anchor_classes), "map_type": map_type, "center": bool(center),
@@ -138,12 +139,12 @@ class AlignmentView(StudyView):
     @classmethod
     def warm(cls, progress, should_stop) -> None:
         """The default source, its fit for the default controls, and its sweep (shared by every visitor)."""
-        name = SOURCES[cls.param.source.default]
-        data = shared_shipped(name)
         p = cls.param
+        name = SOURCES[p.source.default]
+        data = shared_shipped(name)
         shared_alignment(data, **_fit_controls(default_anchor_count(data, p.n_anchor_classes.default),
                                                p.map_type.default, p.center.default, p.group.default, p.seed.default))
-        shipped_sweep(name, center=cls.param.center.default, progress=progress, should_stop=should_stop)
+        shipped_sweep(name, center=p.center.default, progress=progress, should_stop=should_stop)
 
     # ------------------------------------------------------------------ data
     def _data_for(self, label: str) -> AlignmentData:

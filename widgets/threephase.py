@@ -85,13 +85,12 @@ class ThreePhaseView(StudyView):
                           doc="Which evaluation of the selected run the drift, angle and horn figures show.")
     # Results, shown by the figures that depend on them (not controls).
     run = param.Dict(default=None, allow_None=True, precedence=-1, doc="The selected run (config and history).")
-    live = param.Dict(default={"losses": {}, "evals": {}}, precedence=-1,
-                      doc="The live run so far: per-step losses and evaluation rows per model.")
+    live = param.Dict(default={"losses": {}, "evals": {}, "decay": "all"}, precedence=-1,
+                      doc="The live run so far: per-step losses and evaluation rows per model, and its decay.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.job = self.add_job("training")
-        self._live_decay = self.decay
         self.runs_table = pn.widgets.Tabulator(disabled=True, height=260, sizing_mode="stretch_width",
                                                show_index=False)
         self._refresh_run_choices()
@@ -166,13 +165,13 @@ class ThreePhaseView(StudyView):
                                      "it trains")
         steps, profile = drift_profile(pd.DataFrame(rows))
         return figs.drift_heatmap(steps, profile, title=f"Live 3PT drift over depth and time (decay on "
-                                                        f"{self._live_decay})")
+                                                        f"{self.live['decay']})")
 
     @param.depends("live")
     @keeps_last
     def live_change_figure(self) -> dict:
         rows = self.live["evals"].get("3pt", [])
-        title = f"Live 3PT: mean-angle change (decay on {self._live_decay})"
+        title = f"Live 3PT: mean-angle change (decay on {self.live['decay']})"
         if not rows:
             return empty_figure(title, "each block's angle change against its start appears here while it trains")
         return figs.angle_change_figure(_fit_or_none(pd.DataFrame(rows), -1), title=title)
@@ -224,8 +223,7 @@ class ThreePhaseView(StudyView):
         if prepared is None:
             return False
         data, configs, tcfg = prepared
-        self._live_decay = tcfg.decay
-        self.live = {"losses": {}, "evals": {}}
+        self.live = {"losses": {}, "evals": {}, "decay": tcfg.decay}
 
         def work(progress, should_stop):
             return train_side_by_side(configs, tcfg, data, progress=progress, should_stop=should_stop)
@@ -242,7 +240,7 @@ class ThreePhaseView(StudyView):
             curve["loss"].append(loss)
         for name, row in event.get("evals", {}).items():
             evals.setdefault(name, []).append(row)
-        self.live = {"losses": losses, "evals": evals}
+        self.live = {**self.live, "losses": losses, "evals": evals}
 
     def _on_done(self, results: dict | None) -> None:
         if results and "3pt" in results and results["3pt"].run_path:

@@ -20,7 +20,7 @@ from lab.command import EXIT_OK, EXIT_UNFINISHED, printing_progress, run_command
 from lab.progress import no_progress
 from lab.threephase.experiment import PRESETS, VARIANTS
 from lab.threephase.model import INITS, ModelConfig, count_parameters
-from lab.threephase.training import DECAY_POLICIES
+from lab.threephase.training import DECAY_POLICIES, TrainConfig
 
 __all__ = ["main", "build_parser"]
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight init: 'reference' = PyTorch defaults (default), 'small' = N(0, 0.02)")
     p.add_argument("--embed-scale", choices=["auto", "on", "off"], default="auto",
                    help="scale the embedding by sqrt(d_model): auto = without the horn only (the reference)")
-    p.add_argument("--decay", choices=list(DECAY_POLICIES), default="all",
+    p.add_argument("--decay", choices=list(DECAY_POLICIES), default=TrainConfig.decay,
                    help="weight decay on every parameter (the reference) or on matrices only")
     p.add_argument("--n-phases", type=int, default=None, help="number of phases N (default: the preset's)")
     for name in ("d-model", "n-layers", "n-heads", "n-kv-heads", "d-ff"):
@@ -93,7 +93,7 @@ def _eval_line(partial: dict) -> str:
 def _train(args: argparse.Namespace) -> int:
     from lab.runs import Run
     from lab.threephase.data import build_token_data, tokenizer_from_json
-    from lab.threephase.training import TrainConfig, Trainer
+    from lab.threephase.training import Trainer
 
     texts_train, texts_val = _load_texts(args)
     if args.resume:

@@ -23,11 +23,9 @@ from lab.threephase.data import TokenData
 from lab.threephase.model import ModelConfig, count_parameters, horn_values, theta_init
 from lab.threephase.training import STUDY, TrainConfig, Trainer, TrainResult, train_model
 
-__all__ = ["Preset", "PRESETS", "VARIANTS", "variant_model",
-           "preset_model", "preset_train", "side_by_side_configs", "train_side_by_side",
-           "variant_configs", "run_sweep", "summarize", "drift_profile", "angle_change_fit", "run_frame", "load_run",
-           "list_study_runs",
-           "shipped_runs_dir"]
+__all__ = ["Preset", "PRESETS", "VARIANTS", "variant_model", "preset_model", "preset_train", "side_by_side_configs",
+           "train_side_by_side", "variant_configs", "run_sweep", "summarize", "drift_profile", "angle_change_fit",
+           "run_frame", "load_run", "list_study_runs", "shipped_runs_dir"]
 
 
 @dataclass(frozen=True)
