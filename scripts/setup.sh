@@ -17,8 +17,23 @@ fi
 
 extras="text,scale"
 if [ "${1:-}" = "test" ]; then extras="text,scale,test"; fi
-echo "[setup] installing ortholab[$extras]"
-"$PY" -m pip install --quiet -e ".[$extras]"
+# Skip pip when this environment already holds this checkout's install with these extras:
+# a stamp of (interpreter, extras, pyproject.toml) written after the last successful install,
+# and the packages still importable. Any change to pyproject.toml installs again.
+stamp_file=".ortholab-setup-stamp"
+exe="$("$PY" -c 'import sys; print(sys.executable)')"
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp="$exe $extras $hash"
+# (the test extras include the runtime ones, so a test install serves too)
+if [ -f "$stamp_file" ] && { [ "$(cat "$stamp_file")" = "$stamp" ] \
+     || [ "$(cat "$stamp_file")" = "$exe text,scale,test $hash" ]; } \
+   && "$PY" -c "import lab, widgets, panel, plotly, torch" >/dev/null 2>&1; then
+  echo "[setup] ortholab[$extras] already installed (delete $stamp_file to force)"
+else
+  echo "[setup] installing ortholab[$extras]"
+  "$PY" -m pip install --quiet -e ".[$extras]"
+  echo "$stamp" > "$stamp_file"
+fi
 
 if [ "${1:-}" = "test" ] && ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   echo "[setup] installing Debian's chromium for the browser tests"

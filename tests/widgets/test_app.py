@@ -342,13 +342,13 @@ def test_setup_notebook_inlines_the_extensions_and_links_no_cdn(monkeypatch):
         return [s.url for m in root.references() for s in getattr(m, "stylesheets", None) or []
                 if isinstance(s, ImportedStyleSheet)]
 
-    plain = links(pn.Column(pn.pane.Markdown("**x**"), pn.widgets.IntSlider(name="n")).get_root(Document()))
+    plain = links(pn.Column(pn.pane.Markdown("**x**"), pn.widgets.IntSlider(label="n")).get_root(Document()))
     assert any(u.startswith(CDN_DIST) for u in plain)  # what Panel links by itself
     notebook.setup_notebook(quiet=True)
     assert pn.config.inline is True
     assert set(notebook.EXTENSIONS) <= set(pn.extension._loaded_extensions)
     # Note [offline notebook]: every stylesheet link made afterwards points at the Jupyter server.
-    after = links(pn.Column(pn.pane.Markdown("**x**"), pn.widgets.IntSlider(name="n")).get_root(Document()))
+    after = links(pn.Column(pn.pane.Markdown("**x**"), pn.widgets.IntSlider(label="n")).get_root(Document()))
     assert after and not [u for u in after if u.startswith(CDN_DIST)]
     assert all(u.startswith("/panel-preview/static/extensions/panel/") for u in after if "://" not in u)
     notebook.setup_notebook(quiet=True)  # twice is harmless: the links are not rewritten twice
