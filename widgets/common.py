@@ -125,14 +125,16 @@ class StudyView(pn.viewable.Viewer):
             pn.state.onload(self._on_browser_load)
 
     # ------------------------------------------------------------------ jobs
-    def add_job(self, label: str) -> BackgroundJob:
-        """A background job owned by this page (reports into its error box, stopped by close).
+    def add_job(self, label: str, *, errors_here: bool = False) -> BackgroundJob:
+        """A background job owned by this page (stopped by close).
 
+        It reports into the page's error box, or with ``errors_here`` into a box of its own,
+        shown with its progress bar and Stop button, next to the controls that started it.
         It starts only once a browser shows the page and until the page closes; a start
         refused for that reason returns False (see :meth:`on_load` for work to begin then).
         """
-        job = BackgroundJob(label, errors=self.errors, can_start=lambda: self._loaded and not self._closed,
-                            batch=self)
+        job = BackgroundJob(label, errors=None if errors_here else self.errors,
+                            can_start=lambda: self._loaded and not self._closed, batch=self)
         self._jobs.append(job)
         return job
 
@@ -182,9 +184,17 @@ class StudyView(pn.viewable.Viewer):
         self.close(timeout=0.0)
 
     # ------------------------------------------------------------------ errors
-    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` wrapped so that an exception shows in the page's error box (returns None)."""
-        return guarded(self.errors)(fn)
+    def guard(self, fn: Callable[..., Any], errors: ErrorBox | None = None) -> Callable[..., Any]:
+        """``fn`` wrapped so that an exception shows in an error box (returns None).
+
+        ``errors`` is a box placed next to the control that calls ``fn`` (see :meth:`error_box`);
+        by default the page's own, at the top.
+        """
+        return guarded(self.errors if errors is None else errors)(fn)
+
+    def error_box(self) -> ErrorBox:
+        """A new error box, to place next to the controls whose callbacks report into it."""
+        return ErrorBox()
 
     # ------------------------------------------------------------------ layout
     def body(self) -> pn.viewable.Viewable:

@@ -119,10 +119,25 @@ class BackgroundJob(param.Parameterized):
         self._on_partial: Callable[[dict], None] | None = None
         self._on_done: Callable[[Any], None] | None = None
         self._callback = None
+        self._locked: list[Any] = []  # widgets disabled while a job runs (see locks)
+        self.outcome = ""  # how the last job ended: "done", "stopped" or "error" ("" before any)
         self.progress_bar = pn.indicators.Progress(value=0, max=1000, visible=False, sizing_mode="stretch_width")
         self.status = pn.pane.Markdown("", margin=(0, 10))
         self.stop_button = pn.widgets.Button(label="Stop", color="warning", disabled=True, visible=False, width=90)
         self.stop_button.on_click(lambda _e: self.stop())
+
+    def locks(self, *widgets: Any) -> "BackgroundJob":
+        """Disable ``widgets`` (e.g. the button that starts this job) while a job runs.
+
+        A second press of Train during a run would otherwise start nothing but still reset
+        what the first press drew; disabled, it cannot be pressed at all.
+        """
+        self._locked.extend(widgets)
+        return self
+
+    def _set_locked(self, disabled: bool) -> None:
+        for widget in self._locked:
+            widget.disabled = disabled
 
     # ------------------------------------------------------------------ worker side
     def _progress(self, fraction: float, message: str = "", **partial: Any) -> None:
@@ -160,6 +175,8 @@ class BackgroundJob(param.Parameterized):
         self.running, self.fraction, self.message = True, 0.0, "starting…"
         self.progress_bar.visible, self.progress_bar.value = True, 0
         self.stop_button.disabled, self.stop_button.visible = False, True
+        self._set_locked(True)
+        self.outcome = ""
         self.status.object = f"{self.label}: starting…"
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=f"ortholab-{self.label}")
         _LIVE_THREADS.add(self._thread)
@@ -170,8 +187,11 @@ class BackgroundJob(param.Parameterized):
         return True
 
     def stop(self) -> None:
-        """Ask the job to stop at its next ``should_stop()`` check."""
+        """Ask the job to stop at its next ``should_stop()`` check (what it computed so far is kept)."""
+        if not self.running:
+            return
         self._stop.set()
+        self.stop_button.disabled = True
         self.status.object = f"{self.label}: stopping…"
 
     def poll(self) -> None:
@@ -211,13 +231,19 @@ class BackgroundJob(param.Parameterized):
             self._callback.stop()
             self._callback = None
         self.running = False
+        self.outcome = state
         self.stop_button.disabled, self.stop_button.visible = True, False
         self.progress_bar.visible = False
+        self._set_locked(False)
         if state == "error":
             self.errors.show(value)
             self.status.object = f"{self.label}: failed"
             return
-        self.status.object = f"{self.label}: {'stopped' if state == 'stopped' else 'finished'}"
+        # Note [Stop]: Stop means one thing on every page: the work ends at its next check and
+        # what it had computed is kept and shown, and the status says so (a view that would
+        # replace something with a stopped result says what it kept instead).
+        self.status.object = (f"{self.label}: stopped at {self.fraction:.0%}; what it computed so far is kept"
+                              if state == "stopped" else f"{self.label}: finished")
         if self._on_done is not None:
             try:
                 self._on_done(value)

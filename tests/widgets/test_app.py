@@ -158,6 +158,60 @@ def test_background_job_reports_into_the_errors_it_was_given():
     assert box.alert not in pn.panel(job).select(pn.pane.Alert)
 
 
+def test_a_job_disables_its_locked_controls_while_it_runs_and_stop_keeps_its_result():
+    job = jobs.BackgroundJob("train")
+    train = pn.widgets.Button(label="Train")
+    other = pn.widgets.IntSlider(label="steps", start=1, end=9)
+    assert job.locks(train, other) is job
+    done = []
+
+    def work(progress, should_stop):
+        i = 0
+        while not should_stop():
+            progress(0.25, f"step {i}", step=i)
+            i += 1
+            time.sleep(0.002)
+        return i
+
+    job.start(work, on_done=done.append)
+    assert train.disabled and other.disabled  # a second press cannot reset the run
+    time.sleep(0.03)
+    job.poll()
+    job.stop()
+    assert job.stop_button.disabled  # pressed once is enough
+    job.wait()
+    assert not train.disabled and not other.disabled
+    assert job.outcome == "stopped" and done and done[0] > 0
+    assert "stopped at 25%" in job.status.object and "kept" in job.status.object
+
+    job.start(lambda progress, should_stop: 7, on_done=done.append)
+    job.wait()
+    assert job.outcome == "done" and done[-1] == 7 and job.status.object == "train: finished"
+    job.stop()  # nothing in flight: Stop changes nothing
+    assert job.status.object == "train: finished"
+
+
+def test_a_job_with_errors_here_shows_them_beside_its_own_controls():
+    class Page(StudyView):
+        def body(self):
+            return pn.Column(self.upload_errors, self.job)
+
+    view = Page()
+    view.upload_errors = view.error_box()
+    view.job = view.add_job("fit", errors_here=True)
+    assert view.job.errors is not view.errors and view.upload_errors is not view.errors
+
+    def fails(progress, should_stop):
+        raise ValueError("rank: expected an int in [1, 8], got 12")
+
+    view.job.start(fails)
+    view.job.wait()
+    assert view.job.errors.message == "rank: expected an int in [1, 8], got 12" and view.errors.message == ""
+    assert view.job.errors.alert in pn.panel(view.job).select(pn.pane.Alert)
+    bad = view.guard(lambda: int("x"), errors=view.upload_errors)
+    assert bad() is None and "invalid literal" in view.upload_errors.message and view.errors.message == ""
+
+
 def test_error_box_escapes_and_caps_what_it_echoes():
     box = ErrorBox()
     box.show(ValueError("file: cannot read <img src=x onerror=alert(1)>.npy"))
@@ -287,7 +341,7 @@ def test_a_job_polls_by_itself_on_a_running_loop_as_in_a_notebook_kernel():
             await asyncio.sleep(0.02)
             if not job.running:
                 break
-        assert not job.running and job.status.object == "in a notebook: stopped"
+        assert not job.running and job.status.object.startswith("in a notebook: stopped at 50%")
 
     # A thread of its own: a kernel's loop is the only loop there (this process may have another running).
     failures = []
