@@ -15,7 +15,7 @@ makes the U, b is clearly positive with decay on theta and near 0 without it.
 
 operations: under the reference setup, longer (``--ops-steps``): the N sweep (N in 1, 2, 3, 4, 6),
 both baselines, each 3PT operation switched off with everything else fixed, and each operation
-alone added to the matched baseline. The horn's own switch leaves the embedding scale as 3PT's
+alone added to the matched baseline (``--additions``). The horn's own switch leaves the embedding scale as 3PT's
 (none), so "no horn" changes exactly one thing. Per variant: mean / std / n, and the paired
 difference to the matched baseline on the same seed (same data order, same schedule).
 
@@ -61,6 +61,8 @@ OPERATIONS = [("3pt-reference", "3pt-reference", {})] + [
     ("3pt-no-rotation", "3pt-reference", {"rotation": False}),
     ("3pt-no-phase-norm", "3pt-reference", {"phase_norm": False}),
     ("3pt-no-horn", "3pt-reference", {"horn": False, "embed_scale": False}),
+]
+ADDITIONS = [  # --additions: each operation alone on the matched baseline
     ("matched+rotation", "baseline-matched", {"rotation": True}),
     ("matched+phase-norm", "baseline-matched", {"phase_norm": True}),
     ("matched+horn", "baseline-matched", {"horn": True}),
@@ -77,7 +79,8 @@ def main() -> int:
                    default=["variants", "drift"])
     p.add_argument("--steps", type=int, default=PRESETS[SHAPE].train["steps"])
     p.add_argument("--drift-steps", type=int, default=PRESETS[DRIFT].train["steps"])
-    p.add_argument("--ops-steps", type=int, default=1000)
+    p.add_argument("--ops-steps", type=int, default=600)
+    p.add_argument("--additions", action="store_true", help="operations: also each operation alone on the matched baseline")
     p.add_argument("--drift-layers", type=int, nargs="+", default=[12, 4])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=2)
@@ -135,7 +138,8 @@ def main() -> int:
             print(f"{row['variant']:38s} seed {row['seed']}: ppl {row['val_ppl']:8.2f}  ({row['elapsed_s']:.0f} s)",
                   flush=True)
 
-        models = {name: variant_model(SHAPE, variant, **switches) for name, variant, switches in OPERATIONS}
+        models = {name: variant_model(SHAPE, variant, **switches) for name, variant, switches in
+                  OPERATIONS + (ADDITIONS if args.additions else [])}
         run_sweep(models, args.seeds, tc, data, root=args.root, on_result=on_op)
     for layers in args.drift_layers if "drift" in args.parts else []:
         for decay in ("all", "matrices"):
