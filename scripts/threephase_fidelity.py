@@ -80,7 +80,8 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=PRESETS[SHAPE].train["steps"])
     p.add_argument("--drift-steps", type=int, default=PRESETS[DRIFT].train["steps"])
     p.add_argument("--ops-steps", type=int, default=600)
-    p.add_argument("--additions", action="store_true", help="operations: also each operation alone on the matched baseline")
+    p.add_argument("--additions", action="store_true",
+                   help="operations: also each operation alone on the matched baseline")
     p.add_argument("--drift-layers", type=int, nargs="+", default=[12, 4])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=2)
