@@ -79,7 +79,8 @@ def main() -> int:
                    default=["variants", "drift"])
     p.add_argument("--steps", type=int, default=PRESETS[SHAPE].train["steps"])
     p.add_argument("--drift-steps", type=int, default=PRESETS[DRIFT].train["steps"])
-    p.add_argument("--ops-steps", type=int, default=600)
+    p.add_argument("--ops-steps", type=int, default=400)
+    p.add_argument("--ops-eval-every", type=int, default=100, help="operations: steps between evaluations")
     p.add_argument("--additions", action="store_true",
                    help="operations: also each operation alone on the matched baseline")
     p.add_argument("--drift-layers", type=int, nargs="+", default=[12, 4])
@@ -130,7 +131,7 @@ def main() -> int:
 
         run_sweep({name: variant_model(SHAPE, variant)}, args.seeds, tc, data, root=args.root, on_result=on_row)
     if "operations" in args.parts:
-        tc = preset_train(SHAPE, steps=args.ops_steps)
+        tc = preset_train(SHAPE, steps=args.ops_steps, eval_every=args.ops_eval_every)
 
         def on_op(row):
             keep = ("variant", "seed", "n_phases", "params", "val_ppl", "val_bpb", "elapsed_s")

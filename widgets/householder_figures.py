@@ -2,23 +2,88 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import base64
+import functools
+import io
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from widgets.figures import as_list, empty_figure, image_figure, layout
+from widgets.figures import as_list, empty_figure, layout
 
-__all__ = ["FACTOR_LABELS", "sample_figure", "grid_figure", "sensitivity_figure", "loss_figure", "samples_figure",
-           "results_table"]
+__all__ = ["FACTOR_LABELS", "lean", "png_data_uri", "image_of", "png_image_figure", "sample_figure", "grid_figure",
+           "sensitivity_figure", "loss_figure", "samples_figure", "results_table"]
 
 FACTOR_LABELS = ["shape", "scale", "rotation", "x position", "y position", "hue"]
+PNG_PREFIX = "data:image/png;base64,"
+
+
+@functools.lru_cache(maxsize=1)
+def _white_layout() -> dict:
+    """The layout part of Plotly's "plotly_white" template, as a plain dict (read once)."""
+    import plotly.io as pio  # plotly is only needed here, for the template's values
+
+    return pio.templates["plotly_white"].layout.to_plotly_json()
+
+
+def lean(fig: dict) -> dict:
+    """``fig`` with the named "plotly_white" template replaced by its layout part.
+
+    Note [lean template]: the Plotly pane turns every figure dict into a plotly Figure, which
+    expands and validates the whole named template (its defaults for 40 trace types) on every
+    update: most of a small figure's cost on the server, and 7 kB on the wire. The page's
+    figures only need the template's layout (white background, grid and axis colours), which
+    looks the same.
+    """
+    lay = fig.get("layout", {})
+    if lay.get("template") == "plotly_white":
+        lay["template"] = {"layout": _white_layout()}
+    return fig
+
+
+# Note [images as PNG]: an image trace with ``z`` carries every pixel as a JSON number, and
+# the Plotly pane validates each of them (a 7 x 6 traversal mosaic is 143,000 numbers: about
+# 1.5 s of validation and 700 kB per update). The same pixels as one PNG ``source`` string are
+# a few kB, validated at once, and decoded by the browser; the image is lossless, so nothing
+# shown changes.
+def png_data_uri(img: np.ndarray) -> str:
+    """(H, W, 3) uint8 -> a ``data:image/png;base64,...`` string (lossless)."""
+    a = np.asarray(img)
+    if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
+        raise ValueError(f"img: expected an RGB image of shape (h, w, 3) and dtype uint8, got {a.shape} {a.dtype}")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(a), mode="RGB").save(buf, format="PNG", compress_level=1)
+    return PNG_PREFIX + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image_of(fig: dict) -> np.ndarray:
+    """The (H, W, 3) uint8 pixels an image figure shows (its PNG ``source`` or its ``z``)."""
+    trace = fig["data"][0]
+    if "source" in trace:
+        raw = base64.b64decode(trace["source"][len(PNG_PREFIX):])
+        return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+    return np.asarray(trace["z"], dtype=np.uint8)
+
+
+def png_image_figure(img: np.ndarray, title: str, *, height: int = 300, **extra: Any) -> dict:
+    """One RGB image (h, w, 3) uint8 as a figure with hidden axes, sent as a PNG (Note [images as PNG])."""
+    img = np.asarray(img)
+    h, w = img.shape[:2]
+    trace = {"type": "image", "source": png_data_uri(img), "hoverinfo": "skip",
+             "x0": 0, "y0": 0, "dx": 1, "dy": 1}
+    lay = layout(title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                 xaxis={"visible": False, "range": [-0.5, w - 0.5]},
+                 yaxis={"visible": False, "range": [h - 0.5, -0.5], "scaleanchor": "x"})
+    lay.update(extra)
+    return lean({"data": [trace], "layout": lay})
 
 
 def sample_figure(img: np.ndarray, offsets: Sequence[float]) -> dict:
     """The decoded sample (H, W, 3) uint8, titled with the offsets along each direction."""
     moved = ", ".join(f"{o:+.1f}·n{i + 1}" for i, o in enumerate(offsets) if o != 0) or "no offset"
-    return image_figure(img, f"Sample z + ({moved})", height=380)
+    return png_image_figure(img, f"Sample z + ({moved})", height=380)
 
 
 def grid_figure(mosaic: np.ndarray, *, rows: int, cols: int, tile: tuple[int, int], span: float,
@@ -26,45 +91,60 @@ def grid_figure(mosaic: np.ndarray, *, rows: int, cols: int, tile: tuple[int, in
     """The traversal mosaic: row i decodes a move along direction i from -span to +span."""
     h, w = tile
     t = np.linspace(-span, span, cols)
-    fig = image_figure(mosaic, f"Traversal grid: row i decodes {where} ({method})", height=100 + 70 * rows)
-    fig["layout"]["yaxis"] = {"visible": True, "tickmode": "array", "showgrid": False,
+    fig = png_image_figure(mosaic, f"Traversal grid: row i decodes {where} ({method})", height=100 + 70 * rows)
+    mh, mw = np.asarray(mosaic).shape[:2]
+    fig["layout"]["yaxis"] = {"visible": True, "tickmode": "array", "showgrid": False, "zeroline": False,
+                              "range": [mh - 0.5, -0.5], "scaleanchor": "x",
                               "tickvals": [i * (h + gap) + h / 2 for i in range(rows)], "ticktext": list(row_labels)}
-    fig["layout"]["xaxis"] = {"visible": True, "tickmode": "array", "showgrid": False, "side": "top",
+    fig["layout"]["xaxis"] = {"visible": True, "tickmode": "array", "showgrid": False, "zeroline": False,
+                              "side": "top", "range": [-0.5, mw - 0.5],
                               "tickvals": [j * (w + gap) + w / 2 for j in range(cols)],
                               "ticktext": [f"t = {v:+.1f}" for v in t]}
     fig["layout"]["margin"] = {"l": 170, "r": 10, "t": 70, "b": 10}
     return fig
 
 
-def sensitivity_figure(S: np.ndarray, purity: np.ndarray, *, n_samples: int, span: float) -> dict:
-    """Direction x factor sensitivity (k, 6) with each direction's purity in its label."""
+SENSITIVITY_TITLE = "Which factor moves along each direction"
+
+
+def sensitivity_figure(S: np.ndarray | None, purity: np.ndarray | None, *, n_samples: int, span: float,
+                       note: str = "") -> dict:
+    """Direction x factor sensitivity (k, 6) with each direction's purity in its label.
+
+    ``note`` (e.g. "updating…") is shown in the title while a newer matrix is being computed;
+    with ``S`` None the figure is a text placeholder saying the note (no empty axes).
+    """
+    if S is None:
+        return lean(empty_figure(SENSITIVITY_TITLE, note or "no directions yet", height=360))
     S = np.asarray(S, dtype=float)
     ylabels = [f"n{i + 1} (purity {p:.2f})" for i, p in enumerate(np.asarray(purity, dtype=float))]
     trace = {"type": "heatmap", "z": as_list(S), "x": FACTOR_LABELS, "y": ylabels, "colorscale": "Viridis",
              "zmin": 0, "zmax": max(0.5, float(S.max())), "texttemplate": "%{z:.2f}",
              "colorbar": {"title": {"text": "change"}}, "hovertemplate": "%{y}<br>%{x}: %{z:.3f}<extra></extra>"}
-    title = ("Which factor moves along each direction<br><sub>range of the regressor's prediction over "
-             f"t ∈ [−{span:g}, {span:g}], mean of {n_samples} samples</sub>")
-    return {"data": [trace], "layout": layout(title, "ground-truth factor", height=360,
-                                              margin={"l": 120, "r": 10, "t": 60, "b": 40},
-                                              yaxis={"autorange": "reversed"})}
+    title = (f"{SENSITIVITY_TITLE}{f' — <i>{note}</i>' if note else ''}<br><sub>range of the regressor's "
+             f"prediction over t ∈ [−{span:g}, {span:g}], mean of {n_samples} samples</sub>")
+    return lean({"data": [trace], "layout": layout(title, "ground-truth factor", height=360,
+                                                   margin={"l": 120, "r": 10, "t": 60, "b": 40},
+                                                   yaxis={"autorange": "reversed"})})
 
 
 def loss_figure(steps: Sequence[int], losses: Sequence[float]) -> dict:
     """The loss of a generator trained on the page, as it streams in."""
     if not steps:
-        return empty_figure("Training loss (negative ELBO per image)", "press 'Train a generator' to start",
-                            height=260)
+        return lean(empty_figure("Training loss (negative ELBO per image)", "press 'Train a generator' to start",
+                                 height=260))
     trace = {"type": "scatter", "mode": "lines+markers", "x": list(steps), "y": as_list(np.asarray(losses)),
              "name": "loss"}
-    return {"data": [trace], "layout": layout("Training loss (negative ELBO per image)", "step", "loss", height=260)}
+    return lean({"data": [trace], "layout": layout("Training loss (negative ELBO per image)", "step", "loss",
+                                                   height=260)})
 
 
 def samples_figure(mosaic: np.ndarray | None, step: int | None) -> dict:
     """Samples decoded from fixed prior draws during training (a one-row mosaic)."""
     if mosaic is None:
-        return empty_figure("Samples during training", "they appear here while a generator trains", height=200)
-    return image_figure(mosaic, f"Samples at step {step}", height=200)
+        return lean(empty_figure("Samples during training", "press 'Train a generator': samples appear here "
+                                 "while it trains", height=200))
+    return png_image_figure(mosaic, f"Samples at step {step}", height=200)
 
 
 def results_table(summary: Sequence[dict]) -> pd.DataFrame:

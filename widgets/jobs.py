@@ -126,18 +126,24 @@ class BackgroundJob(param.Parameterized):
         self.stop_button = pn.widgets.Button(label="Stop", color="warning", disabled=True, visible=False, width=90)
         self.stop_button.on_click(lambda _e: self.stop())
 
-    def locks(self, *widgets: Any) -> "BackgroundJob":
-        """Disable ``widgets`` (e.g. the button that starts this job) while a job runs.
+    def locks(self, *controls: Any) -> "BackgroundJob":
+        """Disable ``controls`` (e.g. the button that starts this job) while a job runs.
 
-        A second press of Train during a run would otherwise start nothing but still reset
-        what the first press drew; disabled, it cannot be pressed at all.
+        Each is a widget, or ``(parameterized, "name")`` for a parameter shown by ``pn.Param``
+        (the parameter is made constant, which its widget shows as disabled). A second press of
+        Train during a run would otherwise start nothing but still reset what the first press
+        drew; disabled, it cannot be pressed at all.
         """
-        self._locked.extend(widgets)
+        self._locked.extend(controls)
         return self
 
     def _set_locked(self, disabled: bool) -> None:
-        for widget in self._locked:
-            widget.disabled = disabled
+        for control in self._locked:
+            if isinstance(control, tuple):
+                owner, name = control
+                owner.param[name].constant = disabled  # an instance's own copy of the parameter
+            else:
+                control.disabled = disabled
 
     # ------------------------------------------------------------------ worker side
     def _progress(self, fraction: float, message: str = "", **partial: Any) -> None:

@@ -49,7 +49,7 @@ across depth at 12 layers. Here you can watch each piece.
 
 BASELINES = [v for v in VARIANTS if v.startswith("baseline")]
 TPTS = [v for v in VARIANTS if v.startswith("3pt")]
-RUN_COLUMNS = ["variant", "n_layers", "n_phases", "state", "step", "source", "id"]
+RUN_COLUMNS = ["variant", "n_layers", "n_phases", "state", "step", "source", "started"]
 
 
 class ThreePhaseView(StudyView):
@@ -90,9 +90,10 @@ class ThreePhaseView(StudyView):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.job = self.add_job("training")
+        self.job = self.add_job("training", errors_here=True).locks((self, "train"))
         self.runs_table = pn.widgets.Tabulator(disabled=True, height=260, sizing_mode="stretch_width",
-                                               show_index=False)
+                                               show_index=False, layout="fit_columns",
+                                               widths={"variant": "30%", "started": "20%"})
         self._refresh_run_choices()
 
     # ------------------------------------------------------------------ figures
@@ -179,7 +180,11 @@ class ThreePhaseView(StudyView):
     # ------------------------------------------------------------------ saved runs
     def _refresh_run_choices(self, select: str | None = None) -> None:
         runs = list_study_runs()
-        labels = {f"{r.variant} · L{r.n_layers} · {r.source} · {r.id[-28:]}": r.path for r in runs.itertuples()}
+        runs = runs.assign(started=[_started(i) for i in runs["id"]])
+        labels: dict[str, str] = {}
+        for r in runs.itertuples():  # readable, and distinct: the run's start time tells repeats apart
+            label = f"{r.variant} · L{r.n_layers} · {r.step} steps · {r.source} · {r.started}"
+            labels[label if label not in labels else f"{label} · {r.id}"] = r.path
         self.param.run_id.objects = labels  # label -> run path
         self.runs_table.value = runs[RUN_COLUMNS]
         if select is not None:
@@ -290,6 +295,14 @@ class ThreePhaseView(StudyView):
             self.runs_table,
             sizing_mode="stretch_width",
         )
+
+
+def _started(run_id: str) -> str:
+    """A run id's leading timestamp (YYYYmmdd-HHMMSS-…) as 'YYYY-mm-dd HH:MM:SS', or the id itself."""
+    stamp = run_id[:15]
+    if len(stamp) == 15 and stamp[8] == "-" and (stamp[:8] + stamp[9:]).isdigit():
+        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}"
+    return run_id
 
 
 def _fit_or_none(history: pd.DataFrame, k: int) -> dict | None:

@@ -89,18 +89,25 @@ def drift_figure(steps: np.ndarray, profile: np.ndarray, k: int, *, title: str |
 
 
 def angle_figure(thetas: np.ndarray | None, step: int, init: Sequence[float]) -> dict:
-    """Every learned angle of each block, (n_layers, n_angles), against its initial value."""
+    """Every learned angle of each block, (n_layers, n_angles), as its change from the block's initial value.
+
+    The change, not the angle: the initial angles span (l+1)π/(2L) up to π/2, and drifts of a
+    few hundredths of a radian would vanish on that scale.
+    """
     if thetas is None or np.asarray(thetas).size == 0:
         return empty_figure("Angles per block", "no angles logged for this run")
     thetas = np.asarray(thetas, dtype=float)
+    change = thetas - np.asarray(init, dtype=float)[:, None]
     n_layers = thetas.shape[0]
-    traces = [{"type": "box", "y": as_list(thetas[b]), "name": str(b), "marker": {"color": VARIANT_COLORS["3pt"]},
-               "boxpoints": "all", "jitter": 0.4, "pointpos": 0, "showlegend": False} for b in range(n_layers)]
-    traces.append({"type": "scatter", "x": [str(b) for b in range(n_layers)], "y": [float(v) for v in init],
-                   "mode": "markers", "marker": {"symbol": "line-ew-open", "size": 24, "color": "#333"},
-                   "name": "init (l+1)π/(2L)"})
-    return {"data": traces, "layout": layout(f"Angle distribution per block at step {step}", "block", "θ (rad)",
-                                             showlegend=True)}
+    traces = [{"type": "box", "y": as_list(change[b]), "name": str(b), "marker": {"color": VARIANT_COLORS["3pt"]},
+               "boxpoints": "all", "jitter": 0.4, "pointpos": 0, "showlegend": False,
+               "customdata": as_list(thetas[b]), "hovertemplate": "θ %{customdata:.4f} rad, change %{y:.4f}"}
+              for b in range(n_layers)]
+    traces.append({"type": "scatter", "x": [str(b) for b in range(n_layers)], "y": [0.0] * n_layers,
+                   "mode": "lines", "line": {"color": "#333", "dash": "dot", "width": 1},
+                   "name": "no change (θ = (l+1)π/(2L))"})
+    return {"data": traces, "layout": layout(f"Each angle's change from its start, per block, at step {step}",
+                                             "block", "θ − θ_init (rad)", showlegend=True)}
 
 
 def horn_figure(mean: np.ndarray | None, per_phase: np.ndarray | None, horn: np.ndarray | None) -> dict:

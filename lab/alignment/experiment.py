@@ -18,6 +18,7 @@ Protocol (following the paper, in miniature):
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
@@ -27,13 +28,6 @@ import pandas as pd
 import torch
 
 from lab.alignment.maps import MAP_TYPES, ProcrustesAligner, make_aligner, orthogonality_error
-from lab.alignment.metrics import (
-    linear_cka,
-    mean_pairwise_cosine,
-    mutual_knn_alignment,
-    retrieval_top1,
-    unbiased_cka,
-)
 from lab.alignment.sources import AlignmentData, load_shipped
 from lab.alignment.training import PairConfig, train_pair
 from lab.checks import check_int
@@ -186,32 +180,158 @@ def _capped(rows: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
 
 
+def _unit(z: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (as torch.nn.functional.normalize: norms floored at 1e-12)."""
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+
+def _hsic(A: np.ndarray, B: np.ndarray, a: np.ndarray, b: np.ndarray, n: int) -> float:
+    """The unbiased HSIC of linear kernels A Aᵀ and B Bᵀ in feature space, O(n d²), no (n, n) kernel.
+
+    Note [unbiased HSIC] in metrics, term by term with K̃ = K - diag(K) and a = diag(K):
+    tr(K̃ L̃) = ‖AᵀB‖² - a·b, 1ᵀK̃1 = ‖Aᵀ1‖² - Σa, K̃1 = A(Aᵀ1) - a.
+    """
+    sa, sb = A.sum(0), B.sum(0)
+    t1 = float(np.sum((A.T @ B) ** 2) - a @ b)
+    t2 = (float(sa @ sa) - a.sum()) * (float(sb @ sb) - b.sum()) / ((n - 1) * (n - 2))
+    t3 = 2.0 / (n - 2) * float((A @ sa - a) @ (B @ sb - b))
+    return (t1 + t2 - t3) / (n * (n - 3))
+
+
+def _knn_sets(z: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) the k most cosine-similar other rows of each row (as a set: order not kept)."""
+    u = _unit(z)
+    sims = u @ u.T  # (n, n)
+    np.fill_diagonal(sims, -np.inf)
+    return np.argpartition(-sims, k - 1, axis=1)[:, :k]
+
+
+def _top1(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """(n_q,) index of each query's cosine-nearest gallery row (the lower index on ties)."""
+    return np.argmax(_unit(queries) @ _unit(gallery).T, axis=1)
+
+
+def _retrieval(queries: np.ndarray, gallery: np.ndarray, query_labels: np.ndarray | None = None,
+               gallery_labels: np.ndarray | None = None) -> float:
+    """:func:`~lab.alignment.metrics.retrieval_top1` on the host, for the scores of one fit."""
+    nn = _top1(queries, gallery)
+    if query_labels is None:
+        return float(np.mean(nn == np.arange(len(queries))))
+    return float(np.mean(gallery_labels[nn] == query_labels))
+
+
+def _cosine(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.sum(_unit(x) * _unit(y), axis=1)))
+
+
+def _linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    norm_x, norm_y = np.linalg.norm(Xc.T @ Xc), np.linalg.norm(Yc.T @ Yc)
+    if norm_x == 0 or norm_y == 0:
+        raise ValueError("X, Y: linear CKA is undefined when a side is constant (all rows equal)")
+    return float(np.linalg.norm(Yc.T @ Xc) ** 2 / (norm_x * norm_y))
+
+
+class _Side:
+    """What the scores of one set of scored rows need from space B, computed once per rows.
+
+    Note [scores that do not depend on the map]: every fit of a pair scores the same rows
+    (unless the anchor seed changes a capped sample), and half of each score is space B's
+    part: its unit rows, its self-HSIC (unbiased CKA), its k nearest neighbours (mutual
+    k-NN), and all the "before" scores. They are kept per (pair, rows), so moving a control
+    recomputes only the map's side. The scores of one fit are computed on the host in numpy
+    (CKA in float64), single-threaded where torch's thread pool would contend with other
+    work on a busy CPU; :mod:`lab.alignment.metrics` are the reference they are tested against.
+    """
+
+    def __init__(self, data: AlignmentData, rows: np.ndarray, rows2: np.ndarray | None) -> None:
+        self.data_ref = weakref.ref(data)
+        self.yb = np.asarray(data.y[rows], dtype=np.float32)
+        self.n = int(len(rows))
+        self.k = min(10, self.n - 1)
+        self.before: list[tuple] | None = None
+        self._y64: tuple[np.ndarray, np.ndarray, float] | None = None
+        self._ny: np.ndarray | None = None
+
+    def y64(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(Y, its row norms², HSIC(L, L)) in float64 (unbiased CKA's own-side part)."""
+        if self._y64 is None:
+            Y = self.yb.astype(np.float64)
+            b = np.einsum("ij,ij->i", Y, Y)
+            self._y64 = (Y, b, _hsic(Y, Y, b, b, self.n))
+        return self._y64
+
+    def neighbours(self) -> np.ndarray:
+        """(n, k) nearest neighbours of each row of space B within space B (mutual k-NN's own side)."""
+        if self._ny is None:
+            self._ny = _knn_sets(self.yb, self.k)
+        return self._ny
+
+    def unbiased_cka(self, xa: np.ndarray) -> float:
+        X = xa.astype(np.float64)
+        a = np.einsum("ij,ij->i", X, X)
+        Y, b, hyy = self.y64()
+        hxx = _hsic(X, X, a, a, self.n)
+        if not np.isfinite(hxx * hyy) or hxx * hyy <= 0:
+            raise ValueError("X, Y: unbiased CKA is undefined here (a side has no variance the estimator can see)")
+        return float(_hsic(X, Y, a, b, self.n) / np.sqrt(hxx * hyy))
+
+    def mutual_knn(self, xa: np.ndarray) -> float:
+        nx, ny = _knn_sets(xa, self.k), self.neighbours()
+        overlap = (nx[:, :, None] == ny[:, None, :]).any(axis=2).sum(axis=1)  # (n,)
+        return float(overlap.mean() / self.k)
+
+
+_SIDES: "OrderedDict[tuple, _Side]" = OrderedDict()
+_SIDES_MAX = 16
+_SIDES_LOCK = threading.Lock()
+
+
+def _side(data: AlignmentData, rows: np.ndarray, rows2: np.ndarray | None) -> _Side:
+    """The cached :class:`_Side` of ``data`` for these scored rows (a fresh one for new rows)."""
+    key = (id(data), hash(rows.tobytes()), rows.size, None if rows2 is None else (hash(rows2.tobytes()), rows2.size))
+    with _SIDES_LOCK:
+        side = _SIDES.get(key)
+        if side is not None and side.data_ref() is data:
+            _SIDES.move_to_end(key)
+            return side
+        side = _SIDES[key] = _Side(data, rows, rows2)
+        while len(_SIDES) > _SIDES_MAX:
+            _SIDES.popitem(last=False)
+        return side
+
+
 def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, rows: np.ndarray,
-                rows2: np.ndarray | None = None) -> list[tuple]:
+                rows2: np.ndarray | None = None, side: _Side | None = None) -> list[tuple]:
     """(metric, modality, value) for space-A rows ``xa`` (already in B's frame or raw)."""
     m1, m2 = data.modalities
-    yb = data.y[rows]
+    side = _side(data, rows, rows2) if side is None else side
+    yb = side.yb
+    xa = np.asarray(xa, dtype=np.float32)
+    if not np.isfinite(xa).all():
+        raise ValueError("x: the mapped rows contain NaN or infinite values; the map diverged")
     out = [
-        ("retrieval top-1 (instance)", m1, retrieval_top1(xa, yb)),
-        ("mean cosine", m1, mean_pairwise_cosine(xa, yb)),
-        ("linear CKA", m1, linear_cka(xa, yb)),
+        ("retrieval top-1 (instance)", m1, _retrieval(xa, yb)),
+        ("mean cosine", m1, _cosine(xa, yb)),
+        ("linear CKA", m1, _linear_cka(xa.astype(np.float64), yb.astype(np.float64))),
     ]
     if len(rows) >= 5:
-        out.append(("unbiased CKA", m1, _or_nan(unbiased_cka, xa, yb)))
-        out.append(("mutual 10-NN overlap", m1, mutual_knn_alignment(xa, yb, k=min(10, len(rows) - 1))))
+        out.append(("unbiased CKA", m1, _or_nan(side.unbiased_cka, xa)))
+        out.append(("mutual 10-NN overlap", m1, side.mutual_knn(xa)))
     if data.labels is not None:
         lab = data.labels[rows]
-        out.insert(1, ("retrieval top-1 (class)", m1, retrieval_top1(xa, yb, query_labels=lab, gallery_labels=lab)))
+        out.insert(1, ("retrieval top-1 (class)", m1, _retrieval(xa, yb, lab, lab)))
     if x2a is not None:
         rows2 = np.arange(len(data.y2)) if rows2 is None else rows2
-        y2 = data.y2[rows2]
+        y2 = np.asarray(data.y2[rows2], dtype=np.float32)
+        x2a = np.asarray(x2a, dtype=np.float32)
         out += [
-            ("retrieval top-1 (instance)", m2, retrieval_top1(x2a, y2)),
-            ("mean cosine", m2, mean_pairwise_cosine(x2a, y2)),
+            ("retrieval top-1 (instance)", m2, _retrieval(x2a, y2)),
+            ("mean cosine", m2, _cosine(x2a, y2)),
         ]
         if data.labels is not None and data.labels2 is not None:
             # Cross-model zero-shot: model B's images against model A's captions (in B's frame).
-            zs = retrieval_top1(yb, x2a, query_labels=data.labels[rows], gallery_labels=data.labels2[rows2])
+            zs = _retrieval(yb, x2a, data.labels[rows], data.labels2[rows2])
             out.append((f"zero-shot: B {m1} vs A {m2}", m1, zs))
     return out
 
@@ -254,12 +374,18 @@ def run_alignment(
     if data.has_second:
         rows2 = _capped(np.arange(len(data.x2)), seed)
         x2_after = to_numpy(aligner.transform(torch.from_numpy(data.x2[rows2]).to(dt))).astype(np.float32)
-    before = _score_rows(data, data.x[rows], data.x2[rows2] if rows2 is not None else None, rows, rows2)
-    after = _score_rows(data, x_after, x2_after, rows, rows2)
+    side = _side(data, rows, rows2)
+    if side.before is None:  # Note [scores that do not depend on the map]
+        side.before = _score_rows(data, data.x[rows], data.x2[rows2] if rows2 is not None else None, rows, rows2,
+                                  side)
+    before = side.before
+    after = _score_rows(data, x_after, x2_after, rows, rows2, side)
     metrics = pd.DataFrame(
         [{"metric": m, "modality": mod, "before": b, "after": a} for (m, mod, b), (_, _, a) in zip(before, after)]
     )
-    sv = ProcrustesAligner(center=center).fit(data.x[anchors].astype(np.float64), data.y[anchors].astype(np.float64))
+    # The orthogonal map's own SVD is the spectrum shown; other maps fit it on the side.
+    sv = aligner if isinstance(aligner, ProcrustesAligner) and dt == torch.float64 else \
+        ProcrustesAligner(center=center).fit(data.x[anchors].astype(np.float64), data.y[anchors].astype(np.float64))
     return AlignmentResult(
         metrics=metrics,
         aligner=aligner,

@@ -184,8 +184,18 @@ def test_a_job_disables_its_locked_controls_while_it_runs_and_stop_keeps_its_res
     assert job.outcome == "stopped" and done and done[0] > 0
     assert "stopped at 25%" in job.status.object and "kept" in job.status.object
 
-    job.start(lambda progress, should_stop: 7, on_done=done.append)
+    class Owner(param.Parameterized):
+        go = param.Action(lambda self: None, label="Go")
+
+    owner, other_owner = Owner(), Owner()
+    shown = pn.Param(owner.param, parameters=["go"], show_name=False)
+    go_button = shown.layout[0]
+    job.locks((owner, "go"))
+    job.start(lambda progress, should_stop: (time.sleep(0.05), 7)[1], on_done=done.append)
+    assert go_button.disabled and owner.param["go"].constant
+    assert not other_owner.param["go"].constant  # only this instance's parameter
     job.wait()
+    assert not go_button.disabled and not owner.param["go"].constant
     assert job.outcome == "done" and done[-1] == 7 and job.status.object == "train: finished"
     job.stop()  # nothing in flight: Stop changes nothing
     assert job.status.object == "train: finished"

@@ -6,6 +6,7 @@ import pytest
 from lab.householder import load_artifacts
 from lab.paths import study_dir
 from widgets.householder import METHOD_MODEL, HouseholderView, create_view
+from widgets.householder_figures import image_of
 
 
 def test_the_shipped_artifacts_are_present():
@@ -24,7 +25,7 @@ def view(artifacts):
 
 
 def _z(fig):
-    return np.asarray(fig["data"][0]["z"])
+    return image_of(fig)  # the pixels, sent as a PNG
 
 
 def test_builds_with_one_slider_per_direction(view):
@@ -95,11 +96,13 @@ def test_the_projectors_own_directions_of_a_plain_layer_are_refused_and_the_page
     view.layer = "up"
     dirs, grid = view.directions.dirs.clone(), _z(view.grid_figure())
     view.method = "householder"  # the projector model's `up` is an ordinary Linear
-    assert "householder" in view.errors.message and "HouseholderProjector" in view.errors.message
+    # the message shows under the direction controls, not at the top of the page
+    assert "householder" in view.direction_errors.message and "HouseholderProjector" in view.direction_errors.message
+    assert view.errors.message == ""
     assert view.method == "sefa" and view.layer == "up"  # the control went back
     assert np.array_equal(view.directions.dirs.numpy(), dirs.numpy()) and np.array_equal(_z(view.grid_figure()), grid)
     view.layer = "fc"
-    assert view.errors.message == "" and view.directions.dirs.shape[1] == view.model.config.latent_dim
+    assert view.direction_errors.message == "" and view.directions.dirs.shape[1] == view.model.config.latent_dim
 
 
 def test_switching_method_changes_model_labels_and_heatmap(view):

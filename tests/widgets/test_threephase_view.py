@@ -65,7 +65,8 @@ def test_saved_run_browser_and_frames(saved_run):
     assert view.drift_figure()["data"][1]["y"] == [0.0, 0.0, 0.0]
     boxes = [t for t in view.angle_figure()["data"] if t["type"] == "box"]
     assert len(boxes) == 3 and all(len(b["y"]) == 4 for b in boxes)  # d_phase/2 = 8/2 angles per block
-    np.testing.assert_allclose(boxes[1]["y"], [2 * math.pi / 6] * 4, rtol=1e-6)  # init (l+1)pi/(2L) at step 0
+    np.testing.assert_allclose(boxes[1]["customdata"], [2 * math.pi / 6] * 4, rtol=1e-6)  # θ = (l+1)π/(2L) at step 0
+    np.testing.assert_allclose(boxes[1]["y"], [0.0] * 4, atol=1e-6)  # no change yet
     horn = view.horn_figure()["data"]
     np.testing.assert_allclose(horn[1]["y"], 1.0 / (np.arange(16) + 1), atol=1e-5)
 
