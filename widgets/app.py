@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 import panel as pn
 
 from widgets.alignment import AlignmentView
-from widgets.common import MAX_UPLOAD_BYTES, StudyView, device_badge, set_allowed_dirs
+from widgets.common import MAX_UPLOAD_BYTES, StudyView, device_badge, plotly_pane, set_allowed_dirs
+from widgets.headlines import headline
 from widgets.householder import HouseholderView
 from widgets.jobs import BackgroundJob
 from widgets.odis import OdisView
@@ -52,8 +53,8 @@ STUDIES: tuple[StudyPage, ...] = (
     StudyPage(
         "alignment",
         "Representation alignment via orthogonal maps",
-        "Fit one orthogonal map between two models' embedding spaces and watch retrieval go from "
-        "chance to near perfect; the map fitted on images also aligns text.",
+        "Fit one orthogonal map between two models' embedding spaces on a few anchors and watch "
+        "cross-model retrieval rise from chance; the map fitted on images is applied unchanged to text.",
         AlignmentView,
     ),
     StudyPage(
@@ -97,15 +98,20 @@ def build_index() -> pn.template.BootstrapTemplate:
         "from `lab`, the compute package, and can be reproduced from a script or a notebook.",
         sizing_mode="stretch_width",
     )
-    cards = [
-        pn.Card(
-            pn.pane.Markdown(f"{s.blurb}\n\n[Open the {s.title} study](./{s.route})"),
+    cards = []
+    for s in STUDIES:
+        head = headline(s.route)  # read from the shipped results, once per process
+        cards.append(pn.Card(
+            pn.Row(
+                pn.pane.Markdown(f"{s.blurb}\n\n**Headline.** {head.text}\n\n[Open the {s.title} study](./{s.route})",
+                                 sizing_mode="stretch_width"),
+                plotly_pane(head.figure, width=380, sizing_mode="fixed", height=head.figure["layout"]["height"]),
+                sizing_mode="stretch_width",
+            ),
             title=s.title,
             collapsible=False,
             sizing_mode="stretch_width",
-        )
-        for s in STUDIES
-    ]
+        ))
     return _template(TITLE, [intro, pn.FlexBox(*cards, sizing_mode="stretch_width")])
 
 

@@ -1,0 +1,63 @@
+"""The index's headlines are read from the shipped results, and say so when they are missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from widgets import headlines
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    headlines.headline.cache_clear()
+    yield
+    headlines.headline.cache_clear()
+
+
+def test_every_study_has_a_headline_from_the_shipped_results(fresh):
+    for route in headlines.HEADLINES:
+        head = headlines.headline(route)
+        assert "No shipped results" not in head.text, route
+        assert head.figure["data"], route
+
+
+def test_the_householder_headline_follows_the_results_file(fresh, tmp_path, monkeypatch):
+    # A results file with fresh random numbers: the sentence and the bars carry exactly them.
+    shutil.copytree(headlines.study_dir("householder"), tmp_path / "householder")
+    rng = np.random.default_rng()
+    summary = [{"model": m, "method": k, "mig_mean": float(rng.uniform(0.05, 0.5)),
+                "mig_std": float(rng.uniform(0.001, 0.01)), "n_seeds": 5}
+               for m, k in (("householder", "householder"), ("linear", "sefa"), ("linear", "ganspace"),
+                            ("householder", "random"))]
+    res = json.loads((tmp_path / "householder" / "results.json").read_text())
+    (tmp_path / "householder" / "results.json").write_text(json.dumps({**res, "summary": summary}))
+    monkeypatch.setenv("ORTHOLAB_DATA", str(tmp_path))
+    head = headlines.householder()
+    hh, sefa = summary[0], summary[1]
+    assert f"{hh['mig_mean']:.3f} ± {hh['mig_std']:.3f}" in head.text and "(5 seeds)" in head.text
+    apart = abs(hh["mig_mean"] - sefa["mig_mean"]) > hh["mig_std"] + sefa["mig_std"]
+    assert ("apart beyond" in head.text) == apart
+    np.testing.assert_allclose(head.figure["data"][0]["y"], [r["mig_mean"] for r in summary])
+
+
+def test_the_alignment_headline_matches_a_fresh_fit(fresh):
+    from lab.alignment import load_shipped, run_alignment
+
+    head = headlines.alignment()
+    m = run_alignment(load_shipped("toyclip"), n_anchor_classes=10, map_type="orthogonal", center=True,
+                      allow_reflection=True, seed=0).metrics.set_index(["metric", "modality"])
+    inst = m.loc[("retrieval top-1 (instance)", "image")]
+    assert f"from **{inst['before']:.0%} to {inst['after']:.0%}**" in head.text
+    assert "near perfect" not in head.text
+
+
+def test_a_study_without_results_says_so(fresh, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORTHOLAB_DATA", str(tmp_path))  # an empty data folder
+    head = headlines.headline("odis")
+    assert "No shipped results" in head.text and head.figure["data"] == []
+    with pytest.raises(ValueError, match="route"):
+        headlines.headline("nope")
