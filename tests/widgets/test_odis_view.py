@@ -115,3 +115,16 @@ def test_default_page_builds_from_the_shipped_artifacts():
     assert v.data.n > 1000 and v.data.embeddings.shape[1] == 384
     assert len(v.map_figure()["data"]) == v.n_components + 2
     assert v.__panel__() is not None
+
+
+def test_the_overlap_sentence_gives_its_null_and_says_fill_is_zero_by_construction(view):
+    a = view.analysis
+    n, quotas = view.data.n, np.asarray(a.quotas, dtype=float)
+    # independent scores: E|S_i ∩ S_j| = k_i k_j / N, over min(k_i, k_j) gives max(k_i, k_j) / N
+    null = max(max(quotas[i], quotas[j]) / n for i in range(len(quotas)) for j in range(len(quotas)) if i != j)
+    assert f"about {null:.1%}" in view.summary() and "paper reports under 2%" in view.summary()
+    view.duplicates = "fill"
+    text = view.summary()
+    assert "0 by construction" in text and "paper reports" not in text
+    off = view.analysis.overlap_docs[~np.eye(len(view.analysis.quotas), dtype=bool)]
+    assert off.max() == 0.0  # what the sentence claims
