@@ -7,6 +7,7 @@ The public face: views, notebooks, scripts and benchmarks import from here only.
 * :mod:`lab.odis.selector`   the selector, budget split, overlap, baselines
 * :mod:`lab.odis.regress`    per-component regressors on text embeddings (scalable inference)
 * :mod:`lab.odis.analysis`   everything the page shows, as plain data
+* :mod:`lab.odis.overlap_null` the overlap's independence null, tail dependence, budget x size sweep
 * :mod:`lab.odis.scale`      scoring parquet shards on Dask
 * :mod:`lab.odis.artifacts`  the shipped default-corpus artifacts in data/odis
 * :mod:`lab.odis.training`   the long job: the downstream language-model check (stop, resume)
@@ -26,6 +27,7 @@ from lab.odis.analysis import (
 )
 from lab.odis.artifacts import OdisData, load_default, load_json_artifact
 from lab.odis.experiment import PRESETS, default_report
+from lab.odis.overlap_null import expected_overlap, overlap_sweep, shuffled_overlap, tail_dependence
 from lab.odis.regress import ComponentRegressor, r2_score
 from lab.odis.scale import score_shards, write_shards
 from lab.odis.scorers import (
@@ -56,6 +58,10 @@ from lab.odis.selector import (
 from lab.odis.training import DOWNSTREAM_METHODS, downstream_check, summarise_downstream
 
 __all__ = [
+    "expected_overlap",
+    "shuffled_overlap",
+    "tail_dependence",
+    "overlap_sweep",
     "score_dimensions",
     "score_one",
     "word_counts",
