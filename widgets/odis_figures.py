@@ -8,7 +8,8 @@ import numpy as np
 
 from widgets.figures import ROLE_COLORS, SERIES_COLORS, as_list, layout, series_color
 
-__all__ = ["heatmap", "variance_bars", "doc_map", "baseline_bars", "downstream_bars", "COMPONENT_COLORS"]
+__all__ = ["heatmap", "variance_bars", "doc_map", "baseline_bars", "downstream_bars", "overlap_sweep_figure",
+           "COMPONENT_COLORS"]
 
 COMPONENT_COLORS = SERIES_COLORS  # PC1, PC2, ... in the shared series order
 MULTI_COLOR = "#000000"  # a document picked by two or more components
@@ -93,3 +94,28 @@ def downstream_bars(summary) -> dict:
                                             "training selection", "validation perplexity", height=360,
                                             yaxis={"range": [max(0.0, lo - 0.1 * (hi - lo)), hi + 0.1 * (hi - lo)],
                                                    "title": {"text": "validation perplexity"}})}
+
+
+def overlap_sweep_figure(summary: Sequence[dict]) -> dict:
+    """Largest overlap against its independence null by budget fraction, one colour per corpus size."""
+    sizes = sorted({int(r["n_docs"]) for r in summary}, reverse=True)
+    traces = []
+    for i, n in enumerate(sizes):
+        rows = sorted((r for r in summary if int(r["n_docs"]) == n), key=lambda r: r["budget_fraction"])
+        x = [r["budget_fraction"] for r in rows]
+        color = series_color(i)
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x, "y": [r["overlap_max"] for r in rows],
+                       "name": f"{n:,} docs: largest overlap", "line": {"color": color},
+                       "hovertemplate": "budget %{x:.0%}: %{y:.1%}<extra></extra>"})
+        traces.append({"type": "scatter", "mode": "lines", "x": x, "y": [r["null_analytic"] for r in rows],
+                       "name": f"{n:,} docs: independence null", "line": {"color": color, "dash": "dot"},
+                       "hovertemplate": "null at %{x:.0%}: %{y:.1%}<extra></extra>"})
+    xs = sorted({r["budget_fraction"] for r in summary})
+    if xs:
+        traces.append({"type": "scatter", "mode": "lines", "x": [xs[0], xs[-1]], "y": [0.02, 0.02],
+                       "name": "2 % (the paper's bound)", "line": {"color": ROLE_COLORS["muted"], "dash": "dash"}})
+    return {"data": traces,
+            "layout": layout("Where 'under 2 %' holds: largest overlap and its null, by budget and corpus size",
+                             height=380, xaxis={"title": {"text": "budget (share of the corpus)"}, "type": "log",
+                                                "tickformat": ".0%", "tickvals": xs},
+                             yaxis={"title": {"text": "overlap"}, "tickformat": ".0%", "rangemode": "tozero"})}

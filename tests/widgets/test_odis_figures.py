@@ -58,3 +58,17 @@ def test_baseline_and_downstream_bars(analysis):
     bars = figs.downstream_bars(summary)["data"][0]
     assert bars["x"] == summary["method"].tolist()
     assert bars["marker"]["color"][bars["x"].index("odis")] == figs.ODIS_COLOR
+
+
+def test_overlap_sweep_figure_pairs_each_size_with_its_null():
+    rng = np.random.default_rng()
+    summary = [{"n_docs": n, "budget_fraction": f, "overlap_max": float(rng.uniform()),
+                "null_analytic": f * 0.25} for n in (400, 800) for f in (0.2, 0.05, 0.1)]
+    fig = figs.overlap_sweep_figure(summary)
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["800 docs: largest overlap", "800 docs: independence null", "400 docs: largest overlap",
+                     "400 docs: independence null", "2 % (the paper's bound)"]
+    assert fig["data"][0]["x"] == [0.05, 0.1, 0.2]  # sorted by budget
+    want = [r["overlap_max"] for r in sorted(summary, key=lambda r: r["budget_fraction"]) if r["n_docs"] == 800]
+    assert fig["data"][0]["y"] == want
+    assert fig["layout"]["xaxis"]["tickformat"] == ".0%"

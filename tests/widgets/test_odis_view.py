@@ -128,3 +128,22 @@ def test_the_overlap_sentence_gives_its_null_and_says_fill_is_zero_by_constructi
     assert "0 by construction" in text and "paper reports" not in text
     off = view.analysis.overlap_docs[~np.eye(len(view.analysis.quotas), dtype=bool)]
     assert off.max() == 0.0  # what the sentence claims
+
+
+def test_every_overlap_cell_shows_its_null_and_the_sweep_is_drawn_from_the_shipped_json():
+    from lab.odis import expected_overlap, load_json_artifact
+
+    v = create_view()
+    cells = v.overlap_figure()["data"][0]["text"]
+    null = expected_overlap(v.analysis.quotas, v.data.n)
+    assert f"null {null[0, 1]:.1%}" in cells[0][1] and "null" not in cells[0][0]
+    v.duplicates = "fill"
+    assert "null" not in v.overlap_figure()["data"][0]["text"][0][1]  # 0 by construction: no null to compare
+    sweep = load_json_artifact("overlap_sweep")
+    fig = v.sweep_figure()
+    sizes = sorted({r["n_docs"] for r in sweep["summary"]}, reverse=True)
+    assert [t["name"] for t in fig["data"][:2]] == [f"{sizes[0]:,} docs: largest overlap",
+                                                    f"{sizes[0]:,} docs: independence null"]
+    whole = sorted((r for r in sweep["summary"] if r["n_docs"] == sizes[0]), key=lambda r: r["budget_fraction"])
+    np.testing.assert_allclose(fig["data"][0]["y"], [r["overlap_max"] for r in whole])
+    assert OdisView(data=small_data()).sweep_figure()["data"] == []  # not computed for a user's corpus
