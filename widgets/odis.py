@@ -164,7 +164,8 @@ class OdisView(StudyView, BudgetWeights):
         cells = [[f"{level[i, j]:.1%}<br>{a.intersections[i, j]} docs"
                   + (f"<br>null {null[i, j]:.1%}" if i != j and self.duplicates == "keep" else "")
                   for j in range(len(pcs))] for i in range(len(pcs))]
-        return figs.heatmap(level, pcs, title=f"Overlap of per-PC selections ({self.overlap_level})", zmin=0.0, zmax=1.0, colorscale="Blues", text=cells,
+        return figs.heatmap(level, pcs, title=f"Overlap of per-PC selections ({self.overlap_level})",
+                            zmin=0.0, zmax=1.0, colorscale="Blues", text=cells,
                             colorbar="overlap", height=360)
 
     @param.depends("analysis")
