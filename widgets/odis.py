@@ -26,13 +26,15 @@ from lab.odis import (
     expected_overlap,
     load_default,
     load_json_artifact,
+    read_scores,
+    scores_data,
     selection_labels,
     selection_table,
     summarise_downstream,
 )
 from lab.paths import study_dir
 from widgets import odis_figures as figs
-from widgets.common import StudyView, keeps_last, plotly_pane
+from widgets.common import MAX_UPLOAD_BYTES, StudyView, keeps_last, plotly_pane
 from widgets.figures import empty_figure
 
 __all__ = ["OdisView", "create_view"]
@@ -94,6 +96,11 @@ class OdisView(StudyView, BudgetWeights):
                                 doc="n_neighbors of a recomputed UMAP (the shipped map uses 15).")
     recompute = param.Action(lambda self: self.recompute_map(), label="Recompute UMAP",
                              doc="Compute the document map again with these settings, in the background.")
+    use_scores = param.Action(lambda self: self.load_scores_upload(), label="Use these scores",
+                              doc="Run the page on the uploaded scores (CSV or parquet: doc_id + one column per "
+                                  "criterion).")
+    back_to_shipped = param.Action(lambda self: self.use_shipped(), label="Back to the shipped corpus",
+                                   doc="Leave the uploaded scores and show the shipped corpus again.")
     # Results, shown by the figures that depend on them (not controls).
     data = param.ClassSelector(class_=OdisData, default=None, allow_None=True, precedence=-1,
                                doc="The scored corpus with its embeddings and maps.")
@@ -105,19 +112,77 @@ class OdisView(StudyView, BudgetWeights):
     def __init__(self, data: OdisData | None = None, data_folder: str | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.job = self.add_job("UMAP", errors_here=True).locks((self, "recompute"))
+        # Bring your own scores: the upload, its own error box beside it, and the way back.
+        self.scores_file = pn.widgets.FileInput(accept=".csv,.parquet", sizing_mode="stretch_width")
+        self.scores_errors = self.error_box()
+        self.scores_note = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.param["back_to_shipped"].constant = True  # nothing to go back from yet
         self._folder = data_folder
         self._from_default = data is None
         if data is None:
             data = self.guard(load_default)(self._folder)
+        self._shipped = data if self._from_default else None
         if data is not None:
-            with param.parameterized.batch_call_watchers(self):
-                self.param.budget.bounds = (4, max(4, data.n))
-                self.budget = min(self.budget, data.n)
-                self.data = data
+            self._set_data(data)
         self._show_weights()
         self.refresh()
         self._downstream = load_json_artifact("downstream", self._folder) if self._from_default else None
         self._sweep = load_json_artifact("overlap_sweep", self._folder) if self._from_default else None
+
+    def _set_data(self, data: OdisData) -> None:
+        with param.parameterized.batch_call_watchers(self):
+            self.param.budget.bounds = (4, max(4, data.n))
+            self.budget = min(self.budget, data.n)
+            d = data.scores.shape[1]
+            self.param.n_components.bounds = (1, min(MAX_COMPONENTS, d))
+            self.n_components = min(self.n_components, d)
+            if self.map_kind not in data.maps:
+                self.map_kind = "pca" if "pca" in data.maps else self.map_kind
+            self.map_override = {}
+            self.data = data
+
+    # ------------------------------------------------------------------ bring your own scores
+    def load_scores_upload(self) -> bool:
+        """Read the uploaded scores and run the page on them; on bad input the message shows beside
+        the upload and the page keeps what it had."""
+        value, name = self.scores_file.value, self.scores_file.filename
+        if not name:
+            self.scores_errors.show("scores file: choose a .csv or .parquet file first")
+            return False
+        if not value:
+            self.scores_errors.show(f"scores file: {name!r} is empty")
+            return False
+
+        def load():
+            table = read_scores(value, filename=name, max_bytes=MAX_UPLOAD_BYTES)
+            return table, scores_data(table, self._shipped)
+
+        loaded = self.guard(load, errors=self.scores_errors)()
+        if loaded is None:
+            return False
+        table, data = loaded
+        previous = self.data
+        self._set_data(data)
+        if not self.refresh():  # e.g. too few documents for the budget: back to what it was
+            self._set_data(previous)
+            self.refresh()
+            return False
+        known = int((data.docs["source"] != "uploaded scores").sum())
+        self.scores_note.object = (f"Showing **{name}**: {data.n:,} documents × {data.scores.shape[1]} criteria "
+                                   f"({', '.join(data.scores.columns[:6])}{'…' if data.scores.shape[1] > 6 else ''}); "
+                                   f"{known:,} of them are documents of the shipped corpus (their text is shown).")
+        self.param["back_to_shipped"].constant = self._shipped is None
+        return True
+
+    def use_shipped(self) -> None:
+        """Back to the shipped corpus after an upload."""
+        if self._shipped is None:
+            return
+        self._set_data(self._shipped)
+        self.refresh()
+        self.scores_errors.clear()
+        self.scores_note.object = ""
+        self.param["back_to_shipped"].constant = True
 
     def _weights(self) -> list[float]:
         return [float(getattr(self, name)) for name in WEIGHTS[: self.n_components]]
@@ -337,8 +402,19 @@ class OdisView(StudyView, BudgetWeights):
                                  "map_kind": {"type": pn.widgets.Select, "width": 260},
                                  "n_neighbors": {"type": pn.widgets.IntSlider, "throttled": True},
                                  "recompute": {"type": pn.widgets.Button, "color": "primary", "width": 150}})
+        upload = pn.Card(
+            pn.pane.Markdown("A `.csv` or `.parquet` file with a `doc_id` column and one numeric column per "
+                             f"criterion (higher = better), e.g. an LLM's ratings; {MAX_UPLOAD_BYTES // 2**20} MB "
+                             "at most. Documents of the shipped corpus keep their text.",
+                             styles={"font-size": "0.85em"}),
+            self.scores_file,
+            pn.Param(self.param, parameters=["use_scores", "back_to_shipped"], show_name=False, width=270,
+                     widgets={"use_scores": {"type": pn.widgets.Button, "color": "primary", "width": 220},
+                              "back_to_shipped": {"type": pn.widgets.Button, "width": 220}}),
+            self.scores_errors, self.scores_note,
+            title="Bring your own scores", collapsed=True, width=290)
         return pn.Column(pn.pane.Markdown("#### Selection"), selection, pn.pane.Markdown("#### Budget weights"),
-                         weights, rest, self.job, width=300)
+                         weights, rest, self.job, upload, width=300)
 
     def body(self) -> pn.viewable.Viewable:
         table = pn.widgets.Tabulator(self.selection_frame, pagination="local", page_size=12, disabled=True,

@@ -8,6 +8,7 @@ The public face: views, notebooks, scripts and benchmarks import from here only.
 * :mod:`lab.odis.regress`    per-component regressors on text embeddings (scalable inference)
 * :mod:`lab.odis.analysis`   everything the page shows, as plain data
 * :mod:`lab.odis.overlap_null` the overlap's independence null, tail dependence, budget x size sweep
+* :mod:`lab.odis.user_scores` bring your own scores (CSV / parquet, one column per criterion)
 * :mod:`lab.odis.scale`      scoring parquet shards on Dask
 * :mod:`lab.odis.artifacts`  the shipped default-corpus artifacts in data/odis
 * :mod:`lab.odis.training`   the long job: the downstream language-model check (stop, resume)
@@ -56,9 +57,12 @@ from lab.odis.selector import (
     union_of,
 )
 from lab.odis.training import DOWNSTREAM_METHODS, downstream_check, summarise_downstream
+from lab.odis.user_scores import read_scores, scores_data
 
 __all__ = [
     "expected_overlap",
+    "read_scores",
+    "scores_data",
     "shuffled_overlap",
     "tail_dependence",
     "overlap_sweep",

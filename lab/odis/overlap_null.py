@@ -7,7 +7,8 @@ budget and shrinks with the corpus. PCA makes the component scores uncorrelated,
 independent: what exceeds the null is dependence in the tails, which a linear decorrelation
 leaves in place. This module gives the null two ways (analytic, and by shuffling each
 component's scores on its own, which keeps every marginal and breaks the dependence), the
-tail dependence that remains (rank correlation among each component's own top documents), and a sweep over budget and corpus size.
+tail dependence that remains (rank correlation among each component's own top documents), and
+a sweep over budget and corpus size.
 """
 
 from __future__ import annotations

@@ -147,3 +147,30 @@ def test_every_overlap_cell_shows_its_null_and_the_sweep_is_drawn_from_the_shipp
     whole = sorted((r for r in sweep["summary"] if r["n_docs"] == sizes[0]), key=lambda r: r["budget_fraction"])
     np.testing.assert_allclose(fig["data"][0]["y"], [r["overlap_max"] for r in whole])
     assert OdisView(data=small_data()).sweep_figure()["data"] == []  # not computed for a user's corpus
+
+
+def test_uploaded_scores_run_the_page_and_bad_ones_keep_what_it_had():
+    v = create_view()
+    shipped = v.data
+    rng = np.random.default_rng()
+    rows = np.sort(rng.choice(shipped.n, size=120, replace=False))
+    ratings = pd.DataFrame({"doc_id": shipped.docs["doc_id"].to_numpy()[rows],
+                            **{c: rng.normal(size=120) for c in ("fluency", "knowledge", "reasoning")}})
+    assert v.param["back_to_shipped"].constant  # nothing to go back from yet
+    v.scores_file.filename, v.scores_file.value = "mine.csv", b""
+    assert not v.load_scores_upload()
+    assert "'mine.csv' is empty" in v.scores_errors.message and v.errors.message == "" and v.data is shipped
+    v.scores_file.filename, v.scores_file.value = "mine.csv", ratings.drop(columns="doc_id").to_csv().encode()
+    assert not v.load_scores_upload() and "doc_id" in v.scores_errors.message and v.data is shipped
+    v.scores_file.value = ratings.to_csv(index=False).encode()
+    assert v.load_scores_upload()
+    assert v.scores_errors.message == "" and v.data.n == 120 and list(v.data.scores.columns) == [
+        "fluency", "knowledge", "reasoning"]
+    assert v.n_components == 3 and v.param.n_components.bounds == (1, 3)
+    assert "120 documents × 3 criteria" in v.scores_note.object and "120 of them" in v.scores_note.object
+    assert not v.param["back_to_shipped"].constant
+    table = v.selection_frame()  # shipped documents: their text, not the scores-only placeholder
+    assert set(table["doc_id"]) <= set(shipped.docs["doc_id"])
+    assert not table["preview"].str.contains("scores only").any()
+    v.use_shipped()
+    assert v.data is shipped and v.scores_note.object == "" and v.param["back_to_shipped"].constant
