@@ -3,12 +3,22 @@
 State lives in ``param`` parameters (bounded, documented); the controls are generated from
 them and the figures are methods bound to the parameters they read. Every number comes from
 :mod:`lab.alignment`; ``widgets.alignment_figures`` draws it. Heavy work (the anchor-count
-curve and map comparison, UMAP, retraining) runs in the page's background jobs, whose
-events arrive in order and are appended to the results they build.
+curve and map comparison, UMAP, retraining, the MLP map, fits of wide pairs) runs in the
+page's background jobs, whose events arrive in order and are appended to the results they
+build; until a job finishes the page keeps the figures it showed and says it is updating.
+
+Note [what a control recomputes]: a fit depends on (pair, anchor count, map, centring,
+group, seed) and is memoised (lab's shared memo for the shipped pairs, the page's own for
+the others), so moving a control back is free; lab keeps each pair's map-independent half
+of the scores. Every figure method reads only the parameters it depends on: the point
+count redraws the 2-D view and nothing else, the anchor count moves the curve's marker
+without refitting anything the sweep computed.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -24,6 +34,7 @@ from lab.alignment import (
     AlignmentResult,
     anchor_range,
     anchor_sweep,
+    cached_alignment,
     comparison_size,
     default_anchor_count,
     load_byo,
@@ -47,6 +58,15 @@ SOURCES: dict[str, str] = PRESETS["page"]["sources"]
 GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
 RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
+# The map control's labels -> map types: the MLP trains for seconds, and the label says so.
+MAP_LABELS = {"orthogonal": "orthogonal", "linear": "linear", "mlp (background)": "mlp"}
+PROJECTION_LABELS = {"pca": "pca", "umap (background)": "umap"}
+assert tuple(MAP_LABELS.values()) == MAP_TYPES and tuple(PROJECTION_LABELS.values()) == PROJECTIONS
+# Note [heavy fits]: a closed-form fit of a pair this wide (an SVD of a d x d matrix and
+# (n, n) scores) takes longer than a control may keep the page waiting on a busy CPU, so it
+# runs in the fit job (the figures keep the last result meanwhile); the MLP always does.
+HEAVY_DIM = 128
+PAGE_FITS_MAX = 24  # fits of pairs that are not shared (uploads, retrained), kept per page
 
 
 def _fit_controls(n_anchor_classes: int, map_type: str, center: bool, group: str, seed: int) -> dict[str, Any]:
@@ -71,7 +91,8 @@ class AlignmentView(StudyView):
     intro = INTRO
 
     source = param.Selector(objects=list(SOURCES), default=next(iter(SOURCES)), label="Data source",
-                            doc="Which pair of embedding spaces to align.")
+                            doc="Which pair of embedding spaces to align. A wide pair (MiniLM, 384 dimensions) is "
+                                "fitted in the background; the figures keep the previous source until it is done.")
     n_anchor_classes = param.Integer(default=PRESETS["page"]["anchor_classes"], bounds=(1, 30),
                                      label="Anchor classes",
                                      doc="Anchor classes (or rows, without labels) whose items fit the map.")
@@ -79,10 +100,13 @@ class AlignmentView(StudyView):
                            doc="Subtract each space's own anchor mean before fitting.")
     group = param.Selector(objects=list(GROUPS), default=next(iter(GROUPS)), label="Group",
                            doc="Orthogonal maps with reflections (O(d)) or proper rotations only (SO(d)).")
-    map_type = param.Selector(objects=list(MAP_TYPES), default="orthogonal", label="Map",
-                              doc="The fitted map: orthogonal Procrustes, unconstrained least squares, or a small MLP.")
-    projection = param.Selector(objects=list(PROJECTIONS), default="pca", label="2-D view",
-                                doc="2-D view: PCA of space B (instant) or UMAP (computed in the background).")
+    map_type = param.Selector(objects=MAP_LABELS, default="orthogonal", label="Map",
+                              doc="The fitted map: orthogonal Procrustes, unconstrained least squares, or a small MLP. "
+                                  "The MLP trains for several seconds in the background; the figures keep the last "
+                                  "map until it is done.")
+    projection = param.Selector(objects=PROJECTION_LABELS, default="pca", label="2-D view",
+                                doc="2-D view: PCA of space B (instant) or UMAP (computed in the background, tens of "
+                                    "seconds the first time; the last view stays until it is done).")
     n_points = param.Integer(default=200, bounds=(20, 600), label="Points shown", doc="Items drawn in the 2-D view.")
     seed = param.Integer(default=0, bounds=(0, 99), label="Anchor seed", doc="Seed for the choice of anchor classes.")
     load = param.Action(lambda self: self.load_files(), label="Load my embeddings",
@@ -102,14 +126,24 @@ class AlignmentView(StudyView):
     loss_log = param.List(default=[], precedence=-1, doc="(model, step, loss) of the retraining run.")
     sweep_settings = param.Tuple(default=None, allow_None=True, length=2, precedence=-1,
                                  doc="(data, center) of the sweep the page asked for last.")
+    pending = param.String(default="", precedence=-1,
+                           doc="What is being recomputed in the background while the figures show the last result.")
+    umap_pending = param.String(default="", precedence=-1, doc="The UMAP view being computed in the background.")
+    sweep_state = param.Selector(objects=["", "running", "stopped", "done"], default="", precedence=-1,
+                                 doc="The sweep's state: not started, running, stopped or done.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._datasets: dict[str, AlignmentData] = {}
         self._umap_cache: dict[tuple, dict[str, np.ndarray]] = {}
+        self._fits: OrderedDict[tuple, AlignmentResult] = OrderedDict()  # Note [what a control recomputes]
+        self._fit_request: tuple | None = None  # (data, controls) the fit job should deliver last
+        self._fit_seconds: dict[str, float] = {}  # map type -> seconds its last background fit took
         self.curve_job = self.add_job("anchor sweep")
-        self.umap_job = self.add_job("UMAP")
-        self.train_job = self.add_job("retraining")
+        self.fit_job = self.add_job("fitting", errors_here=True)
+        self.umap_job = self.add_job("UMAP", errors_here=True)
+        self.train_job = self.add_job("retraining", errors_here=True)
+        self.upload_errors = self.error_box()
         self.controls = pn.Param(
             self.param,
             parameters=["source", "n_anchor_classes", "center", "group", "map_type", "projection", "n_points", "seed"],
@@ -145,6 +179,14 @@ class AlignmentView(StudyView):
         shared_alignment(data, **_fit_controls(default_anchor_count(data, p.n_anchor_classes.default),
                                                p.map_type.default, p.center.default, p.group.default, p.seed.default))
         shipped_sweep(name, center=p.center.default, progress=progress, should_stop=should_stop)
+        # Note [what a control recomputes]: every position of the anchor slider under the default
+        # controls, so moving it on a fresh page reads lab's memo instead of fitting.
+        lo, hi, _ = anchor_range(data)
+        for k in range(lo, hi + 1):
+            if should_stop():
+                return
+            shared_alignment(data, **_fit_controls(k, p.map_type.default, p.center.default, p.group.default,
+                                                   p.seed.default))
 
     # ------------------------------------------------------------------ data
     def _data_for(self, label: str) -> AlignmentData:
@@ -158,15 +200,28 @@ class AlignmentView(StudyView):
     @param.depends("source", watch=True)
     def _load_source(self) -> None:
         if self.data is not None and self._datasets.get(self.source) is self.data:
+            if self._fit_request is not None and self._fit_request[0] is not self.data:
+                self._fit_request = None  # back to the source shown: a pending switch is dropped
+                self.pending = ""
             return  # the selector names what is shown (it was put back after a failure)
-        data = self.guard(self._data_for)(self.source)
+        data = self.guard(self._data_for)(self.source)  # loading is quick (and shared); fitting may not be
         if data is None:  # keep what the page showed: the selector goes back to it
             shown = self._label_of(self.data) if self.data is not None else None
             if shown is not None:
                 self.source = shown
             return
-        if data is not self.data:
+        if data is self.data:
+            return
+        controls = self._controls(data, default_anchor_count(data, self.n_anchor_classes))
+        if self.data is None or not self._is_heavy(data, controls):
             self.data = data
+            return
+        # Note [heavy fits]: the figures keep the current source until the new one's fit is done.
+        self._start_fit(data, controls, f"loading **{self.source}** and fitting its map")
+
+    def _controls(self, data: AlignmentData, n_anchor: int | None = None) -> dict[str, Any]:
+        n = self.n_anchor_classes if n_anchor is None else n_anchor
+        return _fit_controls(n, self.map_type, self.center, self.group, self.seed)
 
     @param.depends("data", watch=True)
     def _on_data(self) -> None:
@@ -195,15 +250,121 @@ class AlignmentView(StudyView):
                 f"Fitting and scoring run on: {describe_device()}.")
 
     # ------------------------------------------------------------------ fitting
+    def _cached_fit(self, data: AlignmentData, controls: dict[str, Any]) -> AlignmentResult | None:
+        key = (id(data), tuple(controls.items()))
+        result = self._fits.get(key) or cached_alignment(data, **controls)
+        if result is not None:
+            self._remember(data, controls, result)
+        return result
+
+    def _remember(self, data: AlignmentData, controls: dict[str, Any], result: AlignmentResult) -> None:
+        key = (id(data), tuple(controls.items()))  # the datasets stay in _datasets, so ids are not reused
+        self._fits[key] = result
+        self._fits.move_to_end(key)
+        while len(self._fits) > PAGE_FITS_MAX:
+            self._fits.popitem(last=False)
+
+    def _fit(self, data: AlignmentData, controls: dict[str, Any]) -> AlignmentResult:
+        """The fit for ``controls``: memoised, else computed here (lab memoises the shared pairs)."""
+        result = self._cached_fit(data, controls)
+        if result is None:
+            result = shared_alignment(data, **controls)
+            self._remember(data, controls, result)
+        return result
+
+    @staticmethod
+    def _is_heavy(data: AlignmentData, controls: dict[str, Any]) -> bool:
+        """Note [heavy fits]: the MLP, and closed-form fits of wide pairs, run in the fit job."""
+        return controls["map_type"] == "mlp" or data.dim > HEAVY_DIM
+
     @param.depends("n_anchor_classes", "group", "map_type", "seed", watch=True)
     def refit(self) -> None:
-        """Fit the map for the current controls; every figure that reads the result follows."""
+        """Fit the map for the current controls; every figure that reads the result follows.
+
+        A memoised or light fit is shown at once; a heavy one (Note [heavy fits]) runs in the
+        fit job while the figures keep the last result and the page says what is updating.
+        """
         if self.data is None:
             return
-        result = self.guard(shared_alignment)(
-            self.data, **_fit_controls(self.n_anchor_classes, self.map_type, self.center, self.group, self.seed))
+        if self._fit_request is not None and self._fit_request[0] is not self.data:
+            # a source switch is still fitting: it fits these controls instead
+            data = self._fit_request[0]
+            self._start_fit(data, self._controls(data, default_anchor_count(data, self.n_anchor_classes)),
+                            f"loading **{self.source}** and fitting its map")
+            return
+        controls = self._controls(self.data)
+        cached = self._cached_fit(self.data, controls)
+        if cached is None and self._is_heavy(self.data, controls):
+            self._start_fit(self.data, controls, f"fitting the {self.map_type} map")
+            return
+        if self._fit_request is not None:  # a background fit the page no longer asks for
+            self._fit_request = None
+            self.pending = ""
+        result = cached if cached is not None else self.guard(self._fit)(self.data, controls)
         if result is not None:
             self.result = result
+
+    def _estimate(self, map_type: str) -> str:
+        seconds = self._fit_seconds.get(map_type)
+        return f", about {seconds:.0f} s last time" if seconds is not None else ""
+
+    def _start_fit(self, data: AlignmentData, controls: dict[str, Any], what: str) -> None:
+        """Fit in the background; the newest request wins (an older run's end starts it)."""
+        self._fit_request = request = (data, controls)
+        self.pending = (f"⏳ **Updating…** {what} in the background{self._estimate(controls['map_type'])}; the "
+                        "figures below show the previous result until it is done.")
+        if self.fit_job.running:
+            return  # its end starts the request made last
+
+        def work(progress, should_stop):
+            progress(0.05, what.replace("**", ""))
+            started = time.perf_counter()
+            try:
+                result = shared_alignment(data, **controls)
+            except Exception as exc:  # noqa: BLE001 - shown beside the controls by on_done
+                return exc, 0.0
+            return result, time.perf_counter() - started
+
+        def on_done(value):
+            self.fit_job.status.object = ""  # the note above the figures says what happened
+            result, seconds = value if value is not None else (None, 0.0)
+            if isinstance(result, Exception):
+                self.fit_job.errors.show(result)
+                result = None
+            elif result is not None:
+                self._remember(data, controls, result)
+                self._fit_seconds[controls["map_type"]] = seconds
+            latest = self._fit_request
+            if latest is None or self.closed:
+                return
+            if latest is not request:
+                self._start_fit(*latest, what="fitting the map the controls ask for now")
+                return
+            self._fit_request = None
+            if result is None or self.fit_job.outcome == "stopped":
+                why = "failed (the message is beside the controls)" if result is None else \
+                    "was stopped (its fit is kept: choose these controls again to see it)"
+                self.pending = f"The background fit {why}; the figures still show the previous result."
+                shown = self._label_of(self.data) if self.data is not None else None
+                if shown is not None and self.source != shown:
+                    self.source = shown
+                return
+            self.pending = ""
+            if data is not self.data:
+                self.data = data  # its watchers set the anchor range and refit: the result is memoised now
+            else:
+                self.result = result
+
+        if not self.fit_job.start(work, on_done=on_done):
+            # no browser shows the page yet (or it closed): fit here, as before the job existed
+            self._fit_request = None
+            self.pending = ""
+            result = self.guard(self._fit)(data, controls)
+            if result is not None:
+                if data is not self.data:
+                    self.data = data
+                else:
+                    self.result = result
 
     @param.depends("center", watch=True)
     def _on_center(self) -> None:
@@ -246,7 +407,116 @@ class AlignmentView(StudyView):
         if res.n_eval_total > res.eval_rows.size:
             sample = (f" *(scores on a seeded sample of {res.eval_rows.size:,} of the {res.n_eval_total:,} held-back "
                       "items)*")
-        return f"With **{len(res.anchors)} anchors** ({self.map_type} map): " + " · ".join(parts) + sample
+        return f"With **{len(res.anchors)} anchors** ({res.map_type} map): " + " · ".join(parts) + sample
+
+    @param.depends("pending")
+    def pending_note(self) -> str:
+        return f"> {self.pending}" if self.pending else ""
+
+    @param.depends("umap_pending")
+    def umap_note(self) -> str:
+        return f"> {self.umap_pending}" if self.umap_pending else ""
+
+    @param.depends("result", "pending")
+    def controls_help(self) -> str:
+        """What the controls that do not answer at once do instead (with the last measured time)."""
+        mlp = self._fit_seconds.get("mlp")
+        took = f" (last time {mlp:.0f} s)" if mlp is not None else " (seconds)"
+        return (f"*Map* **mlp** trains in the background{took}, and *2-D view* **umap** runs in the background "
+                "(tens of seconds the first time); a wide *data source* (MiniLM, 384 dimensions) is fitted in the "
+                "background too. Meanwhile the figures keep the previous result and say they are updating.")
+
+    @param.depends("result")
+    def group_note(self) -> str:
+        """Why the O(d)/SO(d) switch changes the map or not: the determinant of the O(d) solution."""
+        res, data = self.result, self.data
+        if res is None or data is None:
+            return ""
+        if res.map_type != "orthogonal":
+            return (f"*Group:* only the orthogonal map is restricted to O(d) or SO(d); the {res.map_type} map "
+                    "ignores it, so switching the group changes nothing here.")
+        aligner = res.aligner
+        R = np.asarray(aligner.matrix_.detach().cpu(), dtype=np.float64)
+        sv = np.asarray(res.singular_values, dtype=np.float64)
+        if aligner.allow_reflection:
+            det_o = float(np.linalg.det(R))
+        else:  # was the O(d) solution's reflection flipped away? Only then is tr(RᵀM) below Σσ.
+            xc = data.x[res.anchors].astype(np.float64) - np.asarray(aligner.mean_x_.cpu(), dtype=np.float64)
+            yc = data.y[res.anchors].astype(np.float64) - np.asarray(aligner.mean_y_.cpu(), dtype=np.float64)
+            fit = float(np.trace(R.T @ (xc.T @ yc)))
+            det_o = -1.0 if fit < sv.sum() * (1 - 1e-9) - 1e-12 else 1.0
+        head = f"*Group:* det of the fitted O(d) map = **{det_o:+.3f}**."
+        d = R.shape[0]
+        rank = int((sv > sv[0] * 1e-9).sum()) if sv.size and sv[0] > 0 else 0
+        if rank < d:
+            return (head + f" But XcᵀYc has rank {rank} < {d} here (fewer anchors than dimensions), so the best "
+                    "orthogonal map is not unique: maps with det +1 and det −1 fit the anchors equally well, and "
+                    "switching the group only picks among them (the scores of the held-back rows may move).")
+        if det_o > 0:
+            return (head + " The best orthogonal map for these anchors is already a proper rotation, so O(d) and "
+                    "SO(d) give the identical map and identical scores: switching the group changes nothing "
+                    "until other anchors (count or seed) give an O(d) solution with det −1.")
+        cost = 2 * sv[-1] / sv.sum() if sv.sum() > 0 else 0.0
+        text = (head + f" The best orthogonal map includes a reflection; SO(d) flips its weakest direction "
+                f"(σ_min = {sv[-1]:.3g}), which costs {cost:.1%} of the fit on the anchors.")
+        other_group = next(g for g, refl in GROUPS.items() if refl != aligner.allow_reflection)
+        other = self._cached_fit(data, _fit_controls(self.n_anchor_classes, res.map_type, self.center, other_group,
+                                                     self.seed))
+        if other is not None:
+            key = ("retrieval top-1 (instance)", data.modalities[0])
+            mine = res.metrics.set_index(["metric", "modality"]).loc[key, "after"]
+            theirs = other.metrics.set_index(["metric", "modality"]).loc[key, "after"]
+            o_val, s_val = (mine, theirs) if aligner.allow_reflection else (theirs, mine)
+            text += f" {data.modalities[0]} top-1: O(d) {o_val:.1%}, SO(d) {s_val:.1%}."
+        return text
+
+    @param.depends("result", "curve_rows")
+    def map_note(self) -> str:
+        """Scores the map makes worse than the raw coordinates, and why (computed from this fit)."""
+        res, data = self.result, self.data
+        if res is None or data is None:
+            return ""
+        m = res.metrics
+        worse = m[m["metric"].str.startswith(("retrieval", "zero-shot", "mean cosine"))
+                  & (m["after"] < m["before"] - 0.005)]
+        if worse.empty:
+            return ""
+        drops = ", ".join(f"{mod} {metric} {b:.0%} → {a:.0%}"
+                          for metric, mod, b, a in worse[["metric", "modality", "before", "after"]].itertuples(
+                              index=False))
+        m1 = data.modalities[0]
+        raw = m[(m["metric"] == "retrieval top-1 (instance)") & (m["modality"] == m1)]["before"]
+        raw_top1 = float(raw.iloc[0]) if len(raw) else float("nan")
+        text = (f"**Why some scores drop** ({drops}): \"before\" is the raw coordinates, i.e. the identity map, and "
+                f"here they are already aligned: raw {m1} top-1 is {raw_top1:.0%} against a chance level of "
+                f"{1 / max(res.eval_rows.size, 1):.1%} ({data.spaces[0]} and {data.spaces[1]}).")
+        d, n_anchors = data.dim, len(res.anchors)
+        if res.map_type == "orthogonal":
+            R = np.asarray(res.aligner.matrix_.detach().cpu(), dtype=np.float64)
+            sv = np.asarray(res.singular_values, dtype=np.float64)
+            rank = int((sv > sv[0] * 1e-9).sum()) if sv.size and sv[0] > 0 else 0
+            dist = float(np.sqrt(max(0.0, (d - np.trace(R)) / d)))  # ‖R − I‖_F / √(2d)
+            if rank < d:
+                text += (f" The map was fitted on {n_anchors} anchors in {d} dimensions: XcᵀYc has rank {rank}, so "
+                         f"{d - rank} directions are not pinned down by the anchors (σ ≈ 0 in the spectrum) and the "
+                         f"fit turns them arbitrarily; the map is {dist:.2f} away from the identity (0 = identity, "
+                         "about 1 = a random rotation), which loses alignment the raw coordinates had.")
+            else:
+                text += (f" The map was fitted on {n_anchors} anchors of {len(res.anchor_classes) or n_anchors} "
+                         f"{'classes' if len(res.anchor_classes) else 'rows'}; it is {dist:.2f} away from the identity "
+                         "(0 = identity, about 1 = a random rotation) and fits the anchors better than it "
+                         "generalises to the held-back rows.")
+            curve = pd.DataFrame(self.curve_rows) if self.curve_rows else None
+            if curve is not None and "image_top1" in curve and np.isfinite(raw_top1):
+                mean = curve[curve["map_type"] == "orthogonal"].groupby("n_anchor_classes")["image_top1"].mean()
+                beats = mean[mean > raw_top1]
+                _, _, unit = anchor_range(data)
+                text += (f" In the anchor sweep the orthogonal map beats the raw coordinates from {beats.index[0]} "
+                         f"anchor {unit} on." if len(beats) else
+                         " No anchor count in the sweep beats the raw coordinates.")
+        else:
+            text += f" The {res.map_type} map, fitted on {n_anchors} anchors, generalises worse than the identity here."
+        return text
 
     # ------------------------------------------------------------------ 2-D view
     def _view_rows(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -264,9 +534,12 @@ class AlignmentView(StudyView):
         return rows, pick, hover
 
     def _umap_key(self) -> tuple:
-        """What the UMAP coordinates depend on (the datasets stay in _datasets, so ids are not reused)."""
-        return (id(self.data), self.center, self.n_anchor_classes, self.map_type, self.group, self.seed,
-                min(self.n_points, self.result.eval_rows.size))
+        """What the UMAP coordinates depend on: the fit shown (memoised results are kept) and the points."""
+        return (id(self.result), min(self.n_points, self.result.eval_rows.size))
+
+    def _umap_coords(self) -> dict[str, np.ndarray] | None:
+        stored = self._umap_cache.get(self._umap_key())
+        return stored[1] if stored is not None and stored[0] is self.result else None
 
     @param.depends("result", "projection", "n_points", "umap_coords")
     @keeps_last
@@ -275,42 +548,57 @@ class AlignmentView(StudyView):
         if res is None:
             return empty_figure("Both spaces in 2-D", "no data loaded", height=430)
         rows, pick, hover = self._view_rows()
-        if self.projection == "pca":
+        method = self.projection
+        coords = self._umap_coords() if method == "umap" else None
+        if coords is None:
+            if method == "umap" and "scatter_figure" in self._last_good:
+                return self._last_good["scatter_figure"]  # the last view stays until UMAP is done
+            method = "pca"
             coords = project_2d(data.x[rows], res.x_after[pick], data.y[rows], method="pca")
-        else:
-            coords = self._umap_cache.get(self._umap_key())
-            if coords is None:
-                return empty_figure("Both spaces in 2-D (UMAP)", "UMAP is running in the background…", height=430)
-        return figs.scatter_figure(coords, hover, spaces=data.spaces, method=self.projection, map_type=self.map_type)
+        return figs.scatter_figure(coords, hover, spaces=data.spaces, method=method, map_type=res.map_type)
 
     @param.depends("result", "projection", "n_points", watch=True)
     def request_umap(self) -> None:
         """With the UMAP view on, compute the coordinates the controls ask for (unless cached)."""
         if self.projection != "umap" or self.result is None or self.closed:
+            self.umap_pending = ""
             return
-        key = self._umap_key()
-        if key in self._umap_cache:
+        if self._umap_coords() is not None:
+            self.umap_pending = ""
             return
+        self.umap_pending = ("⏳ **Updating the 2-D view:** UMAP runs in the background (tens of seconds the first "
+                             "time); the view below is the previous one until it is done.")
         if self.umap_job.running:
             self.umap_job.stop()  # its end starts the run the controls ask for now
             return
+        key, res = self._umap_key(), self.result
         rows, pick, _ = self._view_rows()
-        before, after, target = self.data.x[rows], self.result.x_after[pick], self.data.y[rows]
+        before, after, target = self.data.x[rows], res.x_after[pick], self.data.y[rows]
         seed = self.seed
 
         def work(progress, should_stop):
             progress(0.1, "embedding both panels with UMAP…")
-            return project_2d(before, after, target, method="umap", seed=seed)
+            try:
+                return project_2d(before, after, target, method="umap", seed=seed)
+            except Exception as exc:  # noqa: BLE001 - shown beside the view by done
+                return exc
 
         def done(coords):
+            self.umap_job.status.object = ""  # the note above the view says what is shown
+            if isinstance(coords, Exception):
+                self.umap_job.errors.show(coords)
+                self.umap_pending = "UMAP failed (the message is below the view); the view shows the previous one."
+                return
             if coords is not None:
-                self._umap_cache[key] = coords
-            if self.result is not None and self._umap_key() == key:
-                self.umap_coords = coords
+                self._umap_cache[key] = (res, coords)
+            if self.result is res and self._umap_key() == key:
+                self.umap_pending = ""
+                self.umap_coords = {"key": key}  # a new value: the view redraws from the cache
             else:  # the controls moved on while it ran
                 self.request_umap()
 
-        self.umap_job.start(work, on_done=done)
+        if not self.umap_job.start(work, on_done=done):
+            self.umap_pending = ""
 
     # ------------------------------------------------------------------ sweeps
     def on_load(self) -> None:
@@ -350,32 +638,65 @@ class AlignmentView(StudyView):
         def done(_result):
             if self.sweep_settings is not settings and not self.closed:
                 self.start_sweep()
+                return
+            self.sweep_state = "stopped" if self.curve_job.outcome == "stopped" else "done"
+            if self.sweep_state == "done":
+                self.curve_job.status.object = (f"anchor sweep: done, {len(self.curve_rows)} curve fits and "
+                                                f"{len(self.compare_rows)} comparison fits")
 
-        self.curve_job.start(work, on_partial=on_row, on_done=done)
+        if self.curve_job.start(work, on_partial=on_row, on_done=done):
+            self.sweep_state = "running"
+        elif not self.curve_job.running:
+            self.sweep_state = ""
 
-    @param.depends("curve_rows", "n_anchor_classes", "data")
+    def _sweep_note(self, rows: list) -> str:
+        """What an empty sweep figure says: never "computing…" when nothing computes."""
+        if rows:
+            return ""
+        return {"running": "computing in the background…",
+                "stopped": "the sweep was stopped before it reached this part; change a control to run it again",
+                "done": "nothing to show for this source"}.get(self.sweep_state,
+                                                               "computed in the background once the page is shown")
+
+    @param.depends("curve_rows", "n_anchor_classes", "data", "sweep_state")
     @keeps_last
     def curve_figure(self) -> dict:
         if self.data is None:
             return empty_figure("Anchor curve", "no data loaded", height=400)
-        _, _, unit = anchor_range(self.data)
-        curve = pd.DataFrame(self.curve_rows) if self.curve_rows else None
-        return figs.curve_figure(curve, self.n_anchor_classes, unit, self.data.modalities)
+        # Note [what a control recomputes]: the anchor slider only moves the marker; the curve's
+        # traces are rebuilt when its rows (or the data) change.
+        key = (id(self.data), id(self.curve_rows), self.sweep_state)
+        cached = getattr(self, "_curve_base", None)
+        if cached is None or cached[0] != key:
+            _, _, unit = anchor_range(self.data)
+            curve = pd.DataFrame(self.curve_rows) if self.curve_rows else None
+            cached = self._curve_base = (key, figs.curve_figure(curve, self.n_anchor_classes, unit,
+                                                                self.data.modalities,
+                                                                note=self._sweep_note(self.curve_rows)))
+        return figs.with_marker(cached[1], self.n_anchor_classes)
 
-    @param.depends("compare_rows", "data")
+    @param.depends("compare_rows", "data", "sweep_state")
     @keeps_last
     def compare_figure(self) -> dict:
         if self.data is None:
             return empty_figure("Map comparison", "no data loaded")
         _, _, unit = anchor_range(self.data)
         table = pd.DataFrame(self.compare_rows) if self.compare_rows else None
-        return figs.compare_figure(table, self.data.modalities, comparison_size(self.data), unit)
+        return figs.compare_figure(table, self.data.modalities, comparison_size(self.data), unit,
+                                   note=self._sweep_note(self.compare_rows))
 
     # ------------------------------------------------------------------ your own files
     def load_files(self) -> AlignmentData | None:
         """Load the uploaded (or named) files; on any problem show it and keep the page as it was."""
 
         def load() -> AlignmentData:
+            for space, widget in (("space A", self.file_a), ("space B", self.file_b)):
+                if widget.filename and not widget.value:  # chosen, but the file has no bytes
+                    raise ValueError(f"file: {widget.filename!r} ({space}) is empty (0 bytes); choose a file "
+                                     "that holds the embeddings")
+            if self.file_b.value and not self.file_a.value:
+                raise ValueError("file: a file for space B was chosen but none for space A; choose the file for "
+                                 "space A too (or one file with arrays x and y)")
             if self.file_a.value:
                 b = self.file_b.value or None
                 return load_byo(self.file_a.value, b, filename_a=self.file_a.filename,
@@ -388,7 +709,7 @@ class AlignmentView(StudyView):
                 return load_byo(a, b, max_bytes=MAX_UPLOAD_BYTES)
             raise ValueError("file: choose a file for space A (or type a path) first")
 
-        data = self.guard(load)()
+        data = self.guard(load, errors=self.upload_errors)()  # shown beside the upload controls
         if data is None:
             return None
         self._add_source(f"Your files: {data.description.removeprefix('uploaded: ')}", data)
@@ -422,8 +743,13 @@ class AlignmentView(StudyView):
                                                   "loss": event["loss"]}]
 
         def done(data):
-            if data is not None:
-                self._add_source(RETRAINED, data)
+            if self.train_job.outcome == "stopped" or data is None:
+                # Note [Stop]: barely trained models never replace the pair shown
+                self.train_job.status.object = (
+                    f"retraining: stopped at {self.train_job.fraction:.0%}; the page keeps the pair it showed (the "
+                    "stopped run is saved: `ortholab train alignment --resume` continues it)")
+                return
+            self._add_source(RETRAINED, data)
 
         return self.train_job.start(work, on_partial=on_loss, on_done=done)
 
@@ -434,34 +760,47 @@ class AlignmentView(StudyView):
 
     # ------------------------------------------------------------------ layout
     def body(self) -> pn.viewable.Viewable:
-        controls = pn.Card(self.controls, title="Controls", collapsible=False, sizing_mode="stretch_width")
+        small = {"font-size": "0.85em"}
+        controls = pn.Card(self.controls,
+                           pn.pane.Markdown(self.controls_help, styles=small, sizing_mode="stretch_width"),
+                           self.fit_job,
+                           pn.pane.Markdown(self.group_note, styles=small, sizing_mode="stretch_width"),
+                           title="Controls", collapsible=False, sizing_mode="stretch_width")
         ortho = pn.indicators.Number(label="orthogonality error ‖MᵀM − I‖", value=self.orthogonality,
                                      format="{value:.1e}", font_size="22pt", title_size="10pt")
+        load = pn.Param(self.param, parameters=["load"], show_name=False,
+                        widgets={"load": {"type": pn.widgets.Button, "color": "primary"}})
         byo = pn.Card(
             pn.pane.Markdown("One file with arrays `x`, `y` (paired rows; optional `labels`, `x2`, `y2`, `labels2`), "
                              "or one file per space. `.npy` `.npz` `.safetensors` `.parquet`; nothing is unpickled; "
-                             f"{MAX_UPLOAD_BYTES // 2**20} MB at most.", styles={"font-size": "0.85em"}),
+                             f"{MAX_UPLOAD_BYTES // 2**20} MB at most.", styles={"font-size": "0.85em"},
+                             sizing_mode="stretch_width"),
             pn.pane.Markdown("**Space A**"), self.file_a, self.path_a,
             pn.pane.Markdown("**Space B** (optional)"), self.file_b, self.path_b,
-            pn.Param(self.param, parameters=["load"], show_name=False,
-                     widgets={"load": {"type": pn.widgets.Button, "color": "primary"}}),
+            load, self.upload_errors,
             title="Bring your own embeddings", collapsed=True, sizing_mode="stretch_width",
         )
+        retrain_controls = pn.Param(self.param, parameters=["train_steps", "retrain_button"], show_name=False,
+                                    widgets={"train_steps": {"type": pn.widgets.IntSlider},
+                                             "retrain_button": {"type": pn.widgets.Button, "color": "success"}})
+        self.train_job.locks(retrain_controls._widgets["retrain_button"])
         retrain = pn.Card(
             pn.pane.Markdown("Trains model A (CNN + bag of words) and model B (MLP + ordered words) from scratch on "
-                             "freshly drawn shapes, then adds them as a data source.", styles={"font-size": "0.85em"}),
-            pn.Param(self.param, parameters=["train_steps", "retrain_button"], show_name=False,
-                     widgets={"train_steps": {"type": pn.widgets.IntSlider},
-                              "retrain_button": {"type": pn.widgets.Button, "color": "success"}}),
-            self.train_job, self.loss_area,
+                             "freshly drawn shapes, then adds them as a data source. Stopped early, the page keeps "
+                             "the pair it shows.", styles={"font-size": "0.85em"}, sizing_mode="stretch_width"),
+            retrain_controls, self.train_job, self.loss_area,
             title="Retrain the toy models", collapsed=True, sizing_mode="stretch_width",
         )
         side = pn.Column(controls, ortho, byo, retrain, width=330)
         main = pn.Column(
+            pn.pane.Markdown(self.pending_note, sizing_mode="stretch_width"),
             pn.pane.Markdown(self.headline, sizing_mode="stretch_width"),
+            pn.pane.Markdown(self.umap_note, sizing_mode="stretch_width"),
             plotly_pane(self.scatter_figure, height=430), self.umap_job,
-            pn.Row(plotly_pane(self.metrics_figure, height=430), plotly_pane(self.curve_figure, height=400),
-                   sizing_mode="stretch_width"),
+            pn.Row(pn.Column(plotly_pane(self.metrics_figure, height=430),
+                             pn.pane.Markdown(self.map_note, styles={"font-size": "0.9em"},
+                                              sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+                   plotly_pane(self.curve_figure, height=400), sizing_mode="stretch_width"),
             self.curve_job,
             pn.Row(plotly_pane(self.spectrum_figure, height=340), plotly_pane(self.compare_figure, height=340),
                    sizing_mode="stretch_width"),

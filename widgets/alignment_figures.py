@@ -9,7 +9,8 @@ import pandas as pd
 
 from widgets.figures import ROLE_COLORS, as_list, empty_figure, layout
 
-__all__ = ["scatter_figure", "metrics_figure", "curve_figure", "spectrum_figure", "compare_figure", "loss_figure"]
+__all__ = ["scatter_figure", "metrics_figure", "curve_figure", "with_marker", "spectrum_figure", "compare_figure",
+           "loss_figure"]
 
 _MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "mlp": "#ff7f0e"}
 
@@ -69,16 +70,17 @@ def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
     labels = [f"{mod}: {m}" for m, mod in zip(metrics["metric"], metrics["modality"])][::-1]
     data = [
         {"type": "bar", "orientation": "h", "y": labels, "x": _nan_to_none(metrics["before"].to_numpy()[::-1]),
-         "name": "before", "marker": {"color": "#b0b0b0"}, "texttemplate": "%{x:.2f}", "textposition": "outside"},
+         "name": "before", "marker": {"color": "#b0b0b0"}, "texttemplate": "%{x:.2f}", "textposition": "outside",
+         "cliponaxis": False},
         {"type": "bar", "orientation": "h", "y": labels, "x": _nan_to_none(metrics["after"].to_numpy()[::-1]),
          "name": "after", "marker": {"color": ROLE_COLORS["after"]}, "texttemplate": "%{x:.2f}",
-         "textposition": "outside"},
+         "textposition": "outside", "cliponaxis": False},
     ]
     lay = layout("Scores before and after the map<br><sup>on held-back items, never used as anchors</sup>",
                      barmode="group", xaxis={"title": {"text": "score"},
                                              "range": [min(0.0, float(np.nanmin(metrics[["before", "after"]].to_numpy(
                                                  dtype=float), initial=0.0))) - 0.02, 1.12]},
-                     yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 20, "t": 60, "b": 50})
+                     yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 40, "t": 60, "b": 50})
     return {"data": data, "layout": lay}
 
 
@@ -87,11 +89,15 @@ def _mean_std(df: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=0).fillna(0.0)}).reset_index()
 
 
-def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Sequence[str]) -> dict[str, Any]:
-    """Top-1 retrieval against the number of anchors, per map type (mean ± std over seeds)."""
+def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Sequence[str], *,
+                 note: str = "computing…") -> dict[str, Any]:
+    """Top-1 retrieval against the number of anchors, per map type (mean ± std over seeds).
+
+    Without rows it is a placeholder that says ``note`` (what the sweep is doing), no axes.
+    """
     title = f"How many anchor {unit} does the map need?<br><sup>top-1 on held-back items, mean ± std over 3 seeds</sup>"
     if curve is None or curve.empty:
-        return empty_figure(title, "computing…")
+        return empty_figure(title, note, height=400)
     data = []
     cols = [("image_top1", modalities[0], "solid"), ("text_top1", modalities[1], "dash")]
     for mt in curve["map_type"].unique():
@@ -111,23 +117,48 @@ def curve_figure(curve: pd.DataFrame, current: int, unit: str, modalities: Seque
     return {"data": data, "layout": lay}
 
 
+def with_marker(fig: dict[str, Any], current: int) -> dict[str, Any]:
+    """``fig`` (a curve figure) with its dotted marker at ``current`` anchors; ``fig`` is not changed."""
+    if not fig.get("data"):
+        return fig
+    lay = dict(fig["layout"])
+    lay["shapes"] = [{**shape, "x0": current, "x1": current} for shape in lay.get("shapes", [])]
+    return {"data": fig["data"], "layout": lay}
+
+
+# Singular values below this fraction of the largest are numerically zero (rank deficiency).
+_ZERO_SV = 1e-9
+
+
 def spectrum_figure(singular_values: np.ndarray) -> dict[str, Any]:
+    """Bars of the nonzero singular values on a log axis (powers of ten); the zero ones are counted, not drawn."""
     sv = np.asarray(singular_values, dtype=float)
     idx = np.arange(1, sv.size + 1)
-    data = [{"type": "bar", "x": as_list(idx), "y": as_list(sv), "marker": {"color": ROLE_COLORS["accent"]},
-             "name": "singular value", "hovertemplate": "σ%{x} = %{y:.3g}<extra></extra>"}]
-    lay = layout("Singular values of Xcᵀ Yc on the anchors<br><sup>small values: directions the anchors barely "
-                     "pin down</sup>",
-                     xaxis={"title": {"text": "index"}}, yaxis={"title": {"text": "singular value"}, "type": "log"},
-                     height=340, showlegend=False)
+    nonzero = sv > (sv.max(initial=0.0) * _ZERO_SV)
+    zero = int((~nonzero).sum())
+    sub = "small values: directions the anchors barely pin down"
+    if zero:
+        sub = (f"{int(nonzero.sum())} of {sv.size} nonzero; {zero} are ≈ 0 (not drawn):<br>directions the anchors "
+               "do not pin down at all")
+    data = [{"type": "bar", "x": as_list(idx[nonzero]), "y": as_list(sv[nonzero]),
+             "marker": {"color": ROLE_COLORS["accent"]}, "name": "singular value",
+             "hovertemplate": "σ%{x} = %{y:.3g}<extra></extra>"}]
+    lay = layout(f"Singular values of Xcᵀ Yc on the anchors<br><sup>{sub}</sup>",
+                 xaxis={"title": {"text": "index"}, "range": [0.5, sv.size + 0.5]},
+                 yaxis={"title": {"text": "singular value"}, "type": "log", "exponentformat": "power",
+                        "dtick": 1},
+                 height=340, showlegend=False, margin={"l": 60, "r": 20, "t": 80 if zero else 60, "b": 50})
     return {"data": data, "layout": lay}
 
 
-def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int, unit: str) -> dict[str, Any]:
+def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int, unit: str, *,
+                   note: str = "computing…") -> dict[str, Any]:
+    """Grouped bars per map (mean, error bar = std); the value is printed inside each bar's base,
+    so a label never sits on its error bar."""
     title = f"Held-out classes: which map generalises?<br><sup>fitted on {n_anchor} anchor {unit}, scored on the " \
-            "other classes; mean ± std over 3 seeds</sup>"
+            "other classes;<br>mean ± std over 3 seeds</sup>"
     if table is None or table.empty:
-        return empty_figure(title, "computing…")
+        return empty_figure(title, note)
     data = []
     for col, mod, colour in (("image_top1", modalities[0], ROLE_COLORS["a"]),
                              ("image_class_top1", f"{modalities[0]} (class)", "#6baed6"),
@@ -137,13 +168,19 @@ def compare_figure(table: pd.DataFrame, modalities: Sequence[str], n_anchor: int
         s = _mean_std(table, ["map_type"], col)
         data.append({"type": "bar", "x": list(s["map_type"]), "y": as_list(s["mean"].to_numpy()), "name": mod,
                      "error_y": {"type": "data", "array": as_list(s["std"].to_numpy())},
-                     "marker": {"color": colour}, "texttemplate": "%{y:.2f}", "textposition": "outside"})
+                     "marker": {"color": colour}, "texttemplate": "%{y:.2f}", "textposition": "inside",
+                     "insidetextanchor": "start", "textfont": {"color": "white"},
+                     "hovertemplate": "%{x}: %{y:.3f} ± %{error_y.array:.3f}<extra>" + mod + "</extra>"})
     lay = layout(title, barmode="group", yaxis={"title": {"text": "top-1 retrieval"}, "range": [0, 1.1]},
-                     height=340)
+                 height=340, uniformtext={"minsize": 8, "mode": "hide"}, margin={"l": 60, "r": 20, "t": 80, "b": 50})
     return {"data": data, "layout": lay}
 
 
 def loss_figure(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The two models' contrastive losses by step; a placeholder (no axes) before the first logged step."""
+    title = "Contrastive loss while retraining"
+    if not history:
+        return empty_figure(title, "waiting for the first logged training step…", height=260)
     data = []
     for key, colour in (("model_a", ROLE_COLORS["a"]), ("model_b", ROLE_COLORS["b"])):
         pts = [h for h in history if h.get("model") == key]

@@ -29,6 +29,7 @@ from lab.alignment.experiment import (
     anchor_curve,
     anchor_range,
     anchor_sweep,
+    cached_alignment,
     compare_maps,
     comparison_size,
     default_anchor_count,
@@ -105,6 +106,7 @@ __all__ = [
     "shipped_sweep",
     "shared_shipped",
     "shared_alignment",
+    "cached_alignment",
     "retrain_pair",
     "project_2d",
 ]

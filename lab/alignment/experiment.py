@@ -49,6 +49,7 @@ __all__ = [
     "shipped_sweep",
     "shared_shipped",
     "shared_alignment",
+    "cached_alignment",
     "is_shared",
     "retrain_pair",
     "project_2d",
@@ -208,13 +209,17 @@ def _knn_sets(z: np.ndarray, k: int) -> np.ndarray:
 
 def _top1(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     """(n_q,) index of each query's cosine-nearest gallery row (the lower index on ties)."""
-    return np.argmax(_unit(queries) @ _unit(gallery).T, axis=1)
+    return np.argmax(_unit(queries) @ _unit(gallery).T, axis=1)  # (n_q, n_g) once; a capped size
 
 
 def _retrieval(queries: np.ndarray, gallery: np.ndarray, query_labels: np.ndarray | None = None,
-               gallery_labels: np.ndarray | None = None) -> float:
-    """:func:`~lab.alignment.metrics.retrieval_top1` on the host, for the scores of one fit."""
-    nn = _top1(queries, gallery)
+               gallery_labels: np.ndarray | None = None, nn: np.ndarray | None = None) -> float:
+    """:func:`~lab.alignment.metrics.retrieval_top1` on the host, for the scores of one fit.
+
+    ``nn``: the queries' nearest gallery rows when already known (instance and class
+    retrieval of the same rows share one search).
+    """
+    nn = _top1(queries, gallery) if nn is None else nn
     if query_labels is None:
         return float(np.mean(nn == np.arange(len(queries))))
     return float(np.mean(gallery_labels[nn] == query_labels))
@@ -310,8 +315,9 @@ def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, row
     xa = np.asarray(xa, dtype=np.float32)
     if not np.isfinite(xa).all():
         raise ValueError("x: the mapped rows contain NaN or infinite values; the map diverged")
+    nn = _top1(xa, yb)  # (n,) one search for instance and class retrieval
     out = [
-        ("retrieval top-1 (instance)", m1, _retrieval(xa, yb)),
+        ("retrieval top-1 (instance)", m1, _retrieval(xa, yb, nn=nn)),
         ("mean cosine", m1, _cosine(xa, yb)),
         ("linear CKA", m1, _linear_cka(xa.astype(np.float64), yb.astype(np.float64))),
     ]
@@ -320,7 +326,7 @@ def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, row
         out.append(("mutual 10-NN overlap", m1, side.mutual_knn(xa)))
     if data.labels is not None:
         lab = data.labels[rows]
-        out.insert(1, ("retrieval top-1 (class)", m1, _retrieval(xa, yb, lab, lab)))
+        out.insert(1, ("retrieval top-1 (class)", m1, _retrieval(xa, yb, lab, lab, nn=nn)))
     if x2a is not None:
         rows2 = np.arange(len(data.y2)) if rows2 is None else rows2
         y2 = np.asarray(data.y2[rows2], dtype=np.float32)
@@ -542,7 +548,7 @@ def shipped_sweep(name: str, *, center: bool = True, root: str | None = None, pr
 # pair and the controls. Pairs a visitor brings are fitted fresh, never stored.
 _SHARED_PAIRS: dict[tuple[str, str], AlignmentData] = {}
 _SHARED_FITS: "OrderedDict[tuple, AlignmentResult]" = OrderedDict()
-_SHARED_FITS_MAX = 64
+_SHARED_FITS_MAX = 160  # every anchor count of the default controls of each shipped pair, and more
 _SHARED_LOCK = threading.Lock()
 
 
@@ -574,7 +580,7 @@ def shared_alignment(data: AlignmentData, **controls: Any) -> AlignmentResult:
     """:func:`run_alignment` ``(data, **controls)``; memoised (read-only) when ``data`` is shared.
 
     Equal controls on a shared pair return the same result object to every caller, so treat
-    it as read-only; the memo keeps the last 64 results.
+    it as read-only; the memo keeps the last 160 results.
     """
     if not is_shared(data):
         return run_alignment(data, **controls)
@@ -595,6 +601,19 @@ def shared_alignment(data: AlignmentData, **controls: Any) -> AlignmentResult:
         while len(_SHARED_FITS) > _SHARED_FITS_MAX:
             _SHARED_FITS.popitem(last=False)
     return result
+
+
+def cached_alignment(data: AlignmentData, **controls: Any) -> AlignmentResult | None:
+    """The memoised :func:`shared_alignment` result for these controls, or None (computes nothing)."""
+    if not is_shared(data):
+        return None
+    try:
+        key = (id(data), tuple(sorted(controls.items())))
+        hash(key)
+    except TypeError:
+        return None
+    with _SHARED_LOCK:
+        return _SHARED_FITS.get(key)
 
 
 def retrain_pair(

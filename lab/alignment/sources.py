@@ -8,6 +8,7 @@ anchors (``train_mask``) and rows kept for evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -201,8 +202,12 @@ def load_byo(
     Nothing is unpickled; oversized files, wrong shapes, NaNs and mismatched rows raise a
     ValueError that says what was found.
     """
-    arrays_a = load_arrays(source_a, filename=filename_a, max_bytes=max_bytes)
     label_a = filename_a or str(source_a if not isinstance(source_a, (bytes, bytearray)) else "upload A")
+    if source_b is None:
+        arrays_a = load_arrays(source_a, filename=filename_a, max_bytes=max_bytes)
+    else:
+        with _naming("space A", label_a):
+            arrays_a = load_arrays(source_a, filename=filename_a, max_bytes=max_bytes)
     if source_b is None:
         x, y = _pick(arrays_a, "x"), _pick(arrays_a, "y")
         if x is None or y is None:
@@ -213,13 +218,34 @@ def load_byo(
         return from_arrays(x, y, labels=_pick(arrays_a, "labels"), x2=_pick(arrays_a, "x2"), y2=_pick(arrays_a, "y2"),
                            labels2=_pick(arrays_a, "labels2"), train_mask=_pick(arrays_a, "train_mask"), name=name,
                            description=f"uploaded: {label_a}")
-    arrays_b = load_arrays(source_b, filename=filename_b, max_bytes=max_bytes)
     label_b = filename_b or str(source_b if not isinstance(source_b, (bytes, bytearray)) else "upload B")
-    x = _primary(arrays_a, label_a)
-    y = _primary(arrays_b, label_b)
-    return from_arrays(x, y, labels=_pick(arrays_a, "labels"), x2=_pick(arrays_a, "x2"), y2=_pick(arrays_b, "y2"),
-                       labels2=_pick(arrays_a, "labels2"), train_mask=_pick(arrays_a, "train_mask"), name=name,
-                       description=f"uploaded: {label_a} vs {label_b}")
+    # Two files: every message names the space (file) it is about, so a bad file B is never
+    # reported as a problem of space A.
+    with _naming("space B", label_b):
+        arrays_b = load_arrays(source_b, filename=filename_b, max_bytes=max_bytes)
+        y = _primary(arrays_b, label_b)
+    with _naming("space A", label_a):
+        x = _primary(arrays_a, label_a)
+    try:
+        return from_arrays(x, y, labels=_pick(arrays_a, "labels"), x2=_pick(arrays_a, "x2"), y2=_pick(arrays_b, "y2"),
+                           labels2=_pick(arrays_a, "labels2"), train_mask=_pick(arrays_a, "train_mask"), name=name,
+                           description=f"uploaded: {label_a} vs {label_b}")
+    except ValueError as exc:
+        text = str(exc)
+        for prefix, space, label in (("y: ", "space B", label_b), ("y2: ", "space B", label_b),
+                                     ("x: ", "space A", label_a), ("x2: ", "space A", label_a)):
+            if text.startswith(prefix):
+                raise ValueError(f"{space} ({label!r}): {text}") from None
+        raise
+
+
+@contextlib.contextmanager
+def _naming(space: str, label: str):
+    """Prefix a ValueError raised inside with the space and file it is about."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{space} ({label!r}): {exc}") from None
 
 
 @functools.lru_cache(maxsize=8)

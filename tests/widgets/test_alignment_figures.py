@@ -82,3 +82,37 @@ def test_spectrum_and_loss_figures(fitted):
            {"model": "model_a", "step": 2, "loss": 1.5}]
     a, b = figs.loss_figure(log)["data"]
     assert a["x"] == [1, 2] and a["y"] == [2.0, 1.5] and b["y"] == [3.0]
+
+
+def test_spectrum_of_a_rank_deficient_fit_counts_the_zero_values_and_uses_powers_of_ten():
+    sv = np.array([5.0, 2.0, 0.3, 1e-16, 0.0])
+    fig = figs.spectrum_figure(sv)
+    bars = fig["data"][0]
+    assert bars["x"] == [1, 2, 3] and bars["y"] == pytest.approx([5.0, 2.0, 0.3])  # no femto-sized bars
+    assert "3 of 5 nonzero" in fig["layout"]["title"]["text"]
+    assert fig["layout"]["yaxis"]["type"] == "log" and fig["layout"]["yaxis"]["exponentformat"] == "power"
+
+
+def test_comparison_labels_sit_inside_the_bars_away_from_the_error_bars():
+    table = pd.DataFrame({"map_type": ["linear", "linear", "orthogonal", "orthogonal"], "seed": [0, 1, 0, 1],
+                          "image_top1": [0.5, 0.6, 0.7, 0.9]})
+    bars = figs.compare_figure(table, ("image", "text"), 5, "classes")["data"][0]
+    assert bars["textposition"] == "inside" and bars["insidetextanchor"] == "start" and "error_y" in bars
+
+
+def test_placeholders_have_no_axes_and_say_what_the_job_does():
+    for fig in (figs.curve_figure(None, 3, "classes", ("image", "text"), note="the sweep was stopped"),
+                figs.compare_figure(None, ("image", "text"), 5, "classes", note="the sweep was stopped"),
+                figs.loss_figure([])):
+        assert fig["data"] == [] and fig["layout"]["xaxis"]["visible"] is False
+    assert "stopped" in figs.curve_figure(None, 3, "classes", ("i", "t"), note="the sweep was stopped")[
+        "layout"]["annotations"][0]["text"]
+
+
+def test_with_marker_moves_only_the_marker():
+    rows = pd.DataFrame({"map_type": ["orthogonal"] * 2, "n_anchor_classes": [1, 3], "seed": [0, 0],
+                         "image_top1": [0.2, 0.8]})
+    fig = figs.curve_figure(rows, 3, "classes", ("image", "text"))
+    moved = figs.with_marker(fig, 1)
+    assert moved["layout"]["shapes"][0]["x0"] == 1 and fig["layout"]["shapes"][0]["x0"] == 3
+    assert moved["data"] is fig["data"]

@@ -110,7 +110,7 @@ def test_upload_of_good_files_adds_a_source(view):
     x = rng.standard_normal((60, 5))
     view.file_a.filename, view.file_a.value = "pair.npz", _npz(x=x, y=x[:, ::-1])
     data = view.load_files()
-    assert data is not None and view.errors.message == ""
+    assert data is not None and view.errors.message == "" and view.upload_errors.message == ""
     assert view.source.startswith("Your files") and view.source in view.param.source.objects
     slider = view.controls._widgets["n_anchor_classes"]
     assert slider.end == 30  # no labels: anchors count rows (30 of the 60 may be anchors)
@@ -132,7 +132,9 @@ def test_bad_uploads_show_a_message_and_keep_the_page(view, filename, payload, m
     shown, source, sources = view.metrics_figure(), view.source, list(view.param.source.objects)
     view.file_a.filename, view.file_a.value = filename, payload
     assert view.load_files() is None
-    assert match in view.errors.message and "Traceback" not in view.errors.message
+    # shown beside the upload controls, not in the page's box at the top
+    assert match in view.upload_errors.message and "Traceback" not in view.upload_errors.message
+    assert view.errors.message == ""
     assert json.dumps(view.metrics_figure()) == json.dumps(shown) and view.source == source
     assert list(view.param.source.objects) == sources
 
@@ -142,11 +144,11 @@ def test_pickled_and_oversized_uploads_are_refused(view, monkeypatch):
     np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     view.file_a.filename, view.file_a.value = "evil.npy", buf.getvalue()
     view.file_b.filename, view.file_b.value = "b.npy", buf.getvalue()
-    assert view.load_files() is None and "pickle" in view.errors.message
+    assert view.load_files() is None and "pickle" in view.upload_errors.message
     monkeypatch.setattr(page, "MAX_UPLOAD_BYTES", 50)
-    view.file_b.value = b""
+    view.file_b.filename, view.file_b.value = None, None  # no file for space B any more
     view.file_a.filename, view.file_a.value = "big.npz", _npz(x=np.ones((50, 4)), y=np.ones((50, 4)))
-    assert view.load_files() is None and "over the limit" in view.errors.message
+    assert view.load_files() is None and "over the limit" in view.upload_errors.message
 
 
 def test_missing_artifact_shows_a_message_and_reverts_the_source(view):
@@ -245,12 +247,12 @@ def test_typed_paths_are_confined_to_the_served_folders(view, tmp_path):
         view.path_a.value = typed
         assert view.load_files() is None
         # one answer for a file that exists and one that does not: nothing about the machine leaks
-        assert view.errors.message.startswith("path: not allowed")
+        assert view.upload_errors.message.startswith("path: not allowed")
     assert json.dumps(view.metrics_figure()) == json.dumps(shown) and list(view.param.source.objects) == sources
     # inside a served folder, a typed path loads as before
     inside = allowed_dirs()[0] / "alignment" / "toyclip_embeddings.npz"
     view.path_a.value = str(inside)
-    assert view.load_files() is not None and view.errors.message == ""
+    assert view.load_files() is not None and view.upload_errors.message == ""
 
 
 def test_warm_up_computes_what_every_first_view_shares(tmp_path, monkeypatch):
@@ -271,3 +273,238 @@ def test_warm_up_computes_what_every_first_view_shares(tmp_path, monkeypatch):
     first.curve_job.wait()  # the sweep the page started when its data arrived
     assert sweeps == [] and len(first.curve_rows) > 0
     first.close()
+
+
+# ---------------------------------------------------------------- what each control recomputes
+def _count_fits(monkeypatch):
+    """Count lab's fits (run_alignment) and score passes (_score_rows) from here on."""
+    from lab.alignment import experiment as ex
+
+    calls = {"fit": 0, "score": 0}
+    real_fit, real_score = ex.run_alignment, ex._score_rows
+
+    def fit(*a, **k):
+        calls["fit"] += 1
+        return real_fit(*a, **k)
+
+    def score(*a, **k):
+        calls["score"] += 1
+        return real_score(*a, **k)
+
+    monkeypatch.setattr(ex, "run_alignment", fit)
+    monkeypatch.setattr(ex, "_score_rows", score)
+    return calls
+
+
+def test_anchor_slider_uses_the_memoised_fit_and_scores_only_the_map(view, monkeypatch):
+    view.curve_job.wait()
+    calls = _count_fits(monkeypatch)
+    start = view.n_anchor_classes
+    view.n_anchor_classes = 3
+    assert calls == {"fit": 1, "score": 1}  # the "before" scores of these rows were kept from the first fit
+    first = view.result
+    view.n_anchor_classes = start
+    view.n_anchor_classes = 3
+    assert calls["fit"] == 1 and view.result is first  # moved back: nothing is refitted
+    view.n_points = 50
+    view.projection = "pca"
+    assert calls["fit"] == 1 and len(view.scatter_figure()["data"][1]["x"]) == 50
+    rows = view.curve_rows
+    curve = view.curve_figure()
+    view.n_anchor_classes = 4
+    moved = view.curve_figure()
+    assert view.curve_rows is rows and moved["data"] is curve["data"]  # the marker moves; the traces are kept
+    assert moved["layout"]["shapes"][0]["x0"] == 4
+
+
+def test_the_warm_up_fits_every_anchor_count_of_the_default_controls(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORTHOLAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path / "runs"))
+    _write_artifacts(tmp_path / "data")
+    page.AlignmentView.warm(lambda *a, **k: None, lambda: False)
+    calls = _count_fits(monkeypatch)
+    v = page.AlignmentView()
+    for k in range(1, 13):
+        v.n_anchor_classes = k
+    assert calls["fit"] == 0 and v.errors.message == ""
+    v.close()
+
+
+def test_mlp_map_fits_in_the_background_and_keeps_the_old_figure(view):
+    options = view.controls._widgets["map_type"].options
+    assert "mlp (background)" in options and "background" in view.param.map_type.doc
+    assert "mlp** trains in the background" in view.controls_help()
+    shown, old = json.dumps(view.metrics_figure()), view.result
+    view.map_type = "mlp"
+    assert view.fit_job.running and view.result is old
+    assert "Updating" in view.pending_note() and "mlp" in view.pending
+    assert json.dumps(view.metrics_figure()) == shown and "(orthogonal map)" in view.headline()
+    view.fit_job.wait(timeout=300)
+    assert view.result.map_type == "mlp" and view.pending == "" and view.fit_job.errors.message == ""
+    assert json.dumps(view.metrics_figure()) != shown and "(mlp map)" in view.headline()
+    assert view.fit_job.status.object == ""  # no stale "finished" line: the figures say what is shown
+    assert "last time" in view.controls_help()  # the control now says how long the MLP took
+    view.map_type = "orthogonal"  # memoised: back at once, no job
+    assert not view.fit_job.running and view.result is old
+
+
+def test_controls_moved_during_a_background_fit_win(view):
+    view.map_type = "mlp"
+    assert view.fit_job.running
+    view.map_type = "orthogonal"  # light and memoised: shown at once, the background fit is dropped
+    assert view.pending == "" and view.result.map_type == "orthogonal"
+    view.fit_job.wait(timeout=300)
+    assert view.result.map_type == "orthogonal" and view.pending == ""
+
+
+def _wide_pair(d=160, n=400, seed=2):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    return x, x @ ortho_group.rvs(d, random_state=rng)
+
+
+def test_a_wide_source_is_fitted_in_the_background_and_the_old_one_stays(view):
+    x, y = _wide_pair()
+    shown, old_data, old = json.dumps(view.metrics_figure()), view.data, view.result
+    view.file_a.filename, view.file_a.value = "wide.npz", _npz(x=x, y=y)
+    assert view.load_files() is not None
+    assert view.fit_job.running and view.data is old_data and view.result is old
+    assert "Updating" in view.pending and json.dumps(view.metrics_figure()) == shown
+    view.fit_job.wait(timeout=300)
+    assert view.data.dim == 160 and view.result is not old and view.pending == ""
+    assert view.source.startswith("Your files") and view.errors.message == ""
+    view.source = "Toy CLIPs on drawn shapes"  # back to a light source: at once
+    assert view.data is old_data and not view.fit_job.running
+
+
+def test_umap_keeps_the_previous_view_until_it_is_done(view, monkeypatch):
+    def fake_project(before, after, target, *, method="pca", seed=0):
+        n = before.shape[0]
+        pts = np.column_stack([np.arange(n), np.arange(n) * 0.5])
+        return {"before": pts, "after": pts + 1, "target_before": pts, "target_after": pts}
+
+    monkeypatch.setattr(page, "project_2d", fake_project)
+    assert "umap (background)" in view.controls._widgets["projection"].options
+    shown = json.dumps(view.scatter_figure())
+    view.projection = "umap"
+    assert view.umap_job.running and "Updating" in view.umap_note()
+    assert json.dumps(view.scatter_figure()) == shown  # the previous view, no empty placeholder
+    view.umap_job.wait(timeout=300)
+    assert "UMAP" in view.scatter_figure()["layout"]["title"]["text"] and view.umap_pending == ""
+
+
+# ---------------------------------------------------------------- uploads
+def _npy(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def test_an_empty_chosen_file_is_called_empty_beside_the_upload(view):
+    view.file_a.filename, view.file_a.value = "pair.npz", b""
+    assert view.load_files() is None
+    msg = view.upload_errors.message
+    assert "'pair.npz' (space A) is empty" in msg and "first" not in msg and view.errors.message == ""
+    good = np.ones((50, 4))
+    view.file_a.filename, view.file_a.value = "a.npy", _npy(good)
+    view.file_b.filename, view.file_b.value = "b.npy", b""
+    assert view.load_files() is None
+    assert "'b.npy' (space B) is empty" in view.upload_errors.message
+
+
+def test_a_bad_file_b_is_reported_as_space_b(view):
+    rng = np.random.default_rng(0)
+    view.file_a.filename, view.file_a.value = "a.npy", _npy(rng.standard_normal((50, 4)))
+    for payload, what in ((_npy(np.full((50, 4), np.nan)), "NaN"), (b"not an npy", "not a valid"),
+                          (_npy(np.ones(50)), "2-D")):
+        view.file_b.filename, view.file_b.value = "b.npy", payload
+        assert view.load_files() is None
+        msg = view.upload_errors.message
+        assert msg.startswith("space B ('b.npy')") and what in msg and "space A" not in msg
+    view.file_b.filename, view.file_b.value = "b.npy", _npy(rng.standard_normal((50, 4)))
+    view.file_a.value = b"garbage"
+    assert view.load_files() is None and view.upload_errors.message.startswith("space A ('a.npy')")
+
+
+# ---------------------------------------------------------------- explanations on the page
+def test_group_note_gives_the_determinant_of_the_o_d_fit(view):
+    import re
+
+    res = view.result
+    det = float(np.linalg.det(res.aligner.matrix_.numpy()))
+    note = view.group_note()
+    assert f"{det:+.3f}" in note
+    shown = re.search(r"\*\*([+-]\d\.\d{3})\*\*", note).group(1)
+    view.group = "SO(d) rotations"
+    assert shown in view.group_note()  # the O(d) determinant, computed from the SO(d) fit
+    so = view.result.metrics["after"].to_numpy()
+    if det > 0:  # then the two groups fit the identical map
+        assert "identical" in note and np.allclose(so, res.metrics["after"].to_numpy())
+    else:
+        assert "reflection" in note
+    view.map_type = "linear"
+    assert "ignores" in view.group_note()
+
+
+def test_group_note_says_when_the_best_map_is_not_unique(view):
+    view.n_anchor_classes = 1  # fewer anchors than dimensions: XcᵀYc is rank deficient
+    res = view.result
+    if len(res.anchors) <= view.data.dim:
+        assert "not unique" in view.group_note()
+
+
+def test_map_note_explains_scores_the_map_makes_worse(view):
+    rng = np.random.default_rng(5)
+    d = 16
+    x = rng.standard_normal((200, d))
+    y = x + 0.3 * rng.standard_normal((200, d))  # already aligned in raw coordinates
+    view.file_a.filename, view.file_a.value = "same.npz", _npz(x=x, y=y)
+    assert view.load_files() is not None
+    view.n_anchor_classes = 4  # 4 anchor rows in 16 dimensions
+    res = view.result
+    m = res.metrics.set_index(["metric", "modality"])
+    before, after = m.loc[("retrieval top-1 (instance)", "image"), ["before", "after"]]
+    assert after < before
+    note = view.map_note()
+    assert f"{before:.0%} → {after:.0%}" in note and "identity" in note
+    rank = int((res.singular_values > res.singular_values[0] * 1e-9).sum())
+    assert f"rank {rank}" in note and f"{d - rank} directions" in note
+    view.n_anchor_classes = view.param.n_anchor_classes.bounds[1]  # every anchor row: the map helps
+    assert view.map_note() == "" or "rank" not in view.map_note()
+
+
+# ---------------------------------------------------------------- stop and placeholders
+def test_a_stopped_retraining_keeps_the_pair_shown(view, monkeypatch):
+    def fake_retrain(steps, *, progress, should_stop):
+        progress(0.1, "", model="model_a", step=1, loss=2.0)
+        while not should_stop():
+            threading.Event().wait(0.01)
+        return None  # lab's retrain_pair returns no pair when stopped
+
+    monkeypatch.setattr(page, "retrain_pair", fake_retrain)
+    view.__panel__()
+    button = next(w for w in view.train_job._locked)
+    data, source = view.data, view.source
+    assert view.retrain() and button.disabled
+    view.train_job.stop()
+    view.train_job.wait(timeout=60)
+    assert view.data is data and view.source == source and not button.disabled
+    assert "keeps the pair it showed" in view.train_job.status.object
+
+
+def test_a_sweep_stopped_before_its_first_row_does_not_say_computing(view, monkeypatch):
+    view.curve_job.wait()
+
+    def sweep(data, *, center, progress, should_stop):
+        while not should_stop():
+            threading.Event().wait(0.01)
+
+    monkeypatch.setattr(page, "anchor_sweep", sweep)
+    monkeypatch.setattr(page, "shipped_sweep", sweep)
+    view.center = False
+    assert "computing" in json.dumps(view.curve_figure())
+    view.curve_job.stop()
+    view.curve_job.wait(timeout=60)
+    for fig in (view.curve_figure(), view.compare_figure()):
+        text = json.dumps(fig)
+        assert "computing" not in text and "stopped" in text
