@@ -19,6 +19,7 @@ import param
 from lab.odis import (
     DIMENSIONS,
     PRESETS,
+    SCORE_SETS,
     OdisData,
     analyse,
     compare_selections,
@@ -31,6 +32,7 @@ from lab.odis import (
     selection_labels,
     selection_table,
     summarise_downstream,
+    with_score_set,
 )
 from lab.paths import study_dir
 from widgets import odis_figures as figs
@@ -50,7 +52,9 @@ INTRO = """
 
 Each document of the corpus (Python standard-library docstrings and reference topics) is scored
 on **10 interpretable quality dimensions**: language quality, knowledge / information content and
-comprehension difficulty. Averaging such scores favours one kind of document, because the scores
+comprehension difficulty; or (*Scores*) on **11 rater-style criteria** in the paper's four groups,
+each a MiniLM similarity to written descriptions of high and low quality (an offline stand-in for
+the paper's LLM rater), or on your own ratings. Averaging such scores favours one kind of document, because the scores
 are correlated. ODiS first **decorrelates** them with PCA (on standardised scores), then takes the
 **top documents within each principal component** and unions them. Move the sliders: the
 selection, the overlap between the per-component selections and the map recompute at once.
@@ -85,6 +89,10 @@ class OdisView(StudyView, BudgetWeights):
                            doc="Total number of selections, split across the components by the weights.")
     n_components = param.Integer(default=PAGE["n_components"], bounds=(1, MAX_COMPONENTS), label="Principal components",
                                  doc="How many orthogonal directions ODiS selects from (the paper keeps about 4).")
+    score_set = param.Selector(default=SCORE_SETS[0], objects=list(SCORE_SETS), label="Scores",
+                               doc="What scores the shipped corpus: the ten text statistics, eleven rater-style "
+                                   "rubric ratings (MiniLM similarity to written descriptions of high and low "
+                                   "quality, an offline stand-in for an LLM rater), or both.")
     duplicates = param.Selector(default="keep", objects=["keep", "fill"], label="Documents chosen by two PCs",
                                 doc="keep: each PC takes its own top (the union may be smaller than the budget); "
                                     "fill: each document goes to one PC and the union is exactly the budget.")
@@ -141,6 +149,19 @@ class OdisView(StudyView, BudgetWeights):
             self.map_override = {}
             self.data = data
 
+    @param.depends("score_set", watch=True)
+    def _use_score_set(self) -> None:
+        if self._shipped is None:
+            self.errors.show("score_set: only the shipped corpus has rater-style scores")
+            return
+        data = self.guard(with_score_set)(self._shipped, self.score_set, self._folder)
+        if data is None:
+            return
+        self._set_data(data)
+        self.refresh()
+        self.scores_note.object = ""
+        self.param["back_to_shipped"].constant = True
+
     # ------------------------------------------------------------------ bring your own scores
     def load_scores_upload(self) -> bool:
         """Read the uploaded scores and run the page on them; on bad input the message shows beside
@@ -175,10 +196,11 @@ class OdisView(StudyView, BudgetWeights):
         return True
 
     def use_shipped(self) -> None:
-        """Back to the shipped corpus after an upload."""
+        """Back to the shipped corpus (scored by the chosen score set) after an upload."""
         if self._shipped is None:
             return
-        self._set_data(self._shipped)
+        data = self.guard(with_score_set)(self._shipped, self.score_set, self._folder)
+        self._set_data(data if data is not None else self._shipped)
         self.refresh()
         self.scores_errors.clear()
         self.scores_note.object = ""
@@ -395,9 +417,10 @@ class OdisView(StudyView, BudgetWeights):
         weights = pn.Param(  # bound to value_throttled: the selection recomputes on release
             self.param, parameters=WEIGHTS, show_name=False, width=280,
             widgets={name: {"type": pn.widgets.FloatSlider, "throttled": True, "width": 260} for name in WEIGHTS})
-        rest = pn.Param(self.param, parameters=["duplicates", "overlap_level", "map_kind", "n_neighbors", "recompute"],
-                        show_name=False, width=280,
-                        widgets={"duplicates": {"type": pn.widgets.Select, "width": 260},
+        rest = pn.Param(self.param, parameters=["score_set", "duplicates", "overlap_level", "map_kind", "n_neighbors",
+                                                "recompute"], show_name=False, width=280,
+                        widgets={"score_set": {"type": pn.widgets.Select, "width": 260},
+                                 "duplicates": {"type": pn.widgets.Select, "width": 260},
                                  "overlap_level": {"type": pn.widgets.Select, "width": 260},
                                  "map_kind": {"type": pn.widgets.Select, "width": 260},
                                  "n_neighbors": {"type": pn.widgets.IntSlider, "throttled": True},

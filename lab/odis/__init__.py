@@ -8,6 +8,7 @@ The public face: views, notebooks, scripts and benchmarks import from here only.
 * :mod:`lab.odis.regress`    per-component regressors on text embeddings (scalable inference)
 * :mod:`lab.odis.analysis`   everything the page shows, as plain data
 * :mod:`lab.odis.overlap_null` the overlap's independence null, tail dependence, budget x size sweep
+* :mod:`lab.odis.raters`     rater-style scores: documents against written rubrics (MiniLM), calibrated
 * :mod:`lab.odis.user_scores` bring your own scores (CSV / parquet, one column per criterion)
 * :mod:`lab.odis.scale`      scoring parquet shards on Dask
 * :mod:`lab.odis.artifacts`  the shipped default-corpus artifacts in data/odis
@@ -26,9 +27,17 @@ from lab.odis.analysis import (
     selection_labels,
     selection_table,
 )
-from lab.odis.artifacts import OdisData, load_default, load_json_artifact
+from lab.odis.artifacts import (
+    SCORE_SETS,
+    OdisData,
+    load_default,
+    load_json_artifact,
+    load_rater_scores,
+    with_score_set,
+)
 from lab.odis.experiment import PRESETS, default_report
 from lab.odis.overlap_null import expected_overlap, overlap_sweep, shuffled_overlap, tail_dependence
+from lab.odis.raters import RATER_CRITERIA, RubricRater, rater_scores, register_raters
 from lab.odis.regress import ComponentRegressor, r2_score
 from lab.odis.scale import score_shards, write_shards
 from lab.odis.scorers import (
@@ -61,6 +70,13 @@ from lab.odis.user_scores import read_scores, scores_data
 
 __all__ = [
     "expected_overlap",
+    "SCORE_SETS",
+    "load_rater_scores",
+    "with_score_set",
+    "RATER_CRITERIA",
+    "RubricRater",
+    "rater_scores",
+    "register_raters",
     "read_scores",
     "scores_data",
     "shuffled_overlap",

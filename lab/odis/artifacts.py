@@ -23,7 +23,7 @@ import pandas as pd
 
 from lab.paths import study_dir
 
-__all__ = ["OdisData", "load_default", "load_json_artifact"]
+__all__ = ["OdisData", "load_default", "load_json_artifact", "load_rater_scores", "SCORE_SETS", "with_score_set"]
 
 META_COLUMNS = ["doc_id", "source", "preview", "n_chars", "n_tokens"]
 
@@ -75,3 +75,41 @@ def load_json_artifact(name: str, folder: str | Path | None = None) -> dict | No
     """A JSON artifact of data/odis (``report``, ``downstream``), or None when absent."""
     p = (Path(folder) if folder is not None else study_dir("odis")) / f"{name}.json"
     return json.loads(p.read_text()) if p.is_file() else None
+
+
+@functools.lru_cache(maxsize=2)
+def _rater_table(path: str) -> pd.DataFrame | None:
+    p = Path(path)
+    return pd.read_parquet(p) if p.is_file() else None
+
+
+def load_rater_scores(folder: str | Path | None = None) -> pd.DataFrame | None:
+    """The shipped rater-style scores (scripts/make_odis_raters.py), in the corpus' row order; None if absent."""
+    root = Path(folder) if folder is not None else study_dir("odis")
+    table = _rater_table(str(root / "rater_scores.parquet"))
+    if table is None:
+        return None
+    base = load_default(root)
+    if table["doc_id"].astype(str).tolist() != base.docs["doc_id"].astype(str).tolist():
+        raise ValueError(f"data: {str(root / 'rater_scores.parquet')!r} does not match corpus.parquet's documents; "
+                         "rebuild it with `python scripts/make_odis_raters.py`")
+    return table.drop(columns=["doc_id"]).astype(np.float64)
+
+
+# What the ODiS pipeline scores the shipped corpus with.
+SCORE_SETS = ("text statistics", "rater-style (MiniLM rubric)", "both")
+
+
+def with_score_set(data: OdisData, score_set: str, folder: str | Path | None = None) -> OdisData:
+    """The shipped corpus scored by ``score_set`` (the text statistics, the rubric raters, or both side by side)."""
+    if score_set not in SCORE_SETS:
+        raise ValueError(f"score_set: expected one of {SCORE_SETS}, got {score_set!r}")
+    if score_set == SCORE_SETS[0]:
+        return data
+    raters = load_rater_scores(folder)
+    if raters is None:
+        raise ValueError("score_set: no rater-style scores are shipped; build them with "
+                         "`python scripts/make_odis_raters.py`")
+    raters = raters.add_prefix("rater_")
+    scores = raters if score_set == SCORE_SETS[1] else pd.concat([data.scores, raters], axis=1)
+    return OdisData(data.docs, scores, data.embeddings, data.maps)

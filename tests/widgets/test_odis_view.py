@@ -174,3 +174,23 @@ def test_uploaded_scores_run_the_page_and_bad_ones_keep_what_it_had():
     assert not table["preview"].str.contains("scores only").any()
     v.use_shipped()
     assert v.data is shipped and v.scores_note.object == "" and v.param["back_to_shipped"].constant
+
+
+def test_the_score_set_switch_runs_the_pipeline_on_the_rater_scores():
+    from lab.odis import load_rater_scores
+
+    v = create_view()
+    text_stats = v.data.scores
+    v.score_set = "rater-style (MiniLM rubric)"
+    raters = load_rater_scores()
+    assert v.errors.message == ""
+    np.testing.assert_allclose(v.data.scores.to_numpy(), raters.to_numpy())
+    assert list(v.data.scores.columns) == [f"rater_{c}" for c in raters.columns]
+    assert v.analysis.dimensions == list(v.data.scores.columns)
+    v.score_set = "both"
+    assert v.data.scores.shape[1] == text_stats.shape[1] + raters.shape[1]
+    v.score_set = "text statistics"
+    assert v.data.scores is text_stats
+    small = OdisView(data=small_data())
+    small.score_set = "both"
+    assert "only the shipped corpus" in small.errors.message and small.data.scores.shape[1] == 10
