@@ -265,6 +265,7 @@ class HouseholderView(StudyView, DirectionOffsets):
         self.job = self.add_job("training", errors_here=True)
         self.heatmap_job = self.add_job("heatmap", errors_here=True)
         self.direction_errors = self.error_box()  # shown under the direction controls
+        self.train_button: pn.widgets.Button | None = None  # built with the page (locked while a run is in flight)
         self._previous: dict = {}  # kind -> the model a finished training run replaced
         self._art: Artifacts | None = None
         self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
@@ -286,7 +287,6 @@ class HouseholderView(StudyView, DirectionOffsets):
         method or the layer on the page only looks them up (Note [what each control recomputes]).
         """
         art = _shipped()
-        torch.set_num_threads(1)  # this worker thread only: the page's own work keeps a core
         layers = linear_layer_names(art.models["householder"].generator)
         pairs = [(m, layer) for layer in layers for m in METHOD_MODEL]
         for i, (method, layer) in enumerate(pairs):
@@ -399,14 +399,19 @@ class HouseholderView(StudyView, DirectionOffsets):
     def _label_sliders(self, found: DirectionSet) -> None:
         k = found.dirs.shape[0]
         for i, name in enumerate(OFFSETS):
-            self.param[name].precedence = 1 if i < k else -1
+            p = self.param[name]
+            # Only what differs is set: a precedence set (even to its value) makes pn.Param rebuild its sliders.
+            if p.precedence != (1 if i < k else -1):
+                p.precedence = 1 if i < k else -1
             if i < k:
                 v = float(found.values[i])
-                self.param[name].label = {
+                label = {
                     "householder": f"direction {i + 1} (σ = {v:.2f})",
                     "sefa": f"direction {i + 1} (eigenvalue {v:.2f})",
                     "ganspace": f"direction {i + 1} (variance {v:.3g})",
                 }.get(found.method, f"direction {i + 1} (random)")
+                if p.label != label:
+                    p.label = label
 
     def next_seed(self) -> None:
         self.seed = (self.seed + 1) % 100_000
@@ -489,9 +494,10 @@ class HouseholderView(StudyView, DirectionOffsets):
             return
         cfg = res.get("train_config", {})
         held = ", ".join(f"{k} {v:.2f}" for k, v in res.get("regressor_heldout", {}).items())
+        device = str(res.get("device", "?")).replace("(1 threads)", "(1 thread)")
         self.results_note.object = (f"Budget per model: {cfg.get('steps', '?')} steps of "
                                     f"{cfg.get('batch_size', '?')} images, seeds {res.get('seeds', '?')}, measured "
-                                    f"on {res.get('device', '?')}; factor regressor held-out: {held}.")
+                                    f"on {device}; factor regressor held-out: {held}.")
         self.results_table.object = figs.results_table(res["summary"])
 
     # ------------------------------------------------------------------ training
@@ -562,8 +568,10 @@ class HouseholderView(StudyView, DirectionOffsets):
         controls = pn.Column(
             pn.pane.Markdown("#### Directions"),
             pn.Param(self.param, parameters=["method", "layer"], show_name=False, width=270,
-                     widgets={"method": {"type": pn.widgets.Select, "description": self.param.method.doc},
-                              "layer": {"type": pn.widgets.Select, "description": self.param.layer.doc}}),
+                     widgets={"method": {"type": pn.widgets.Select, "width": 250,
+                                         "description": self.param.method.doc},
+                              "layer": {"type": pn.widgets.Select, "width": 250,
+                                        "description": self.param.layer.doc}}),
             self.direction_errors,
             pn.Param(self.param, parameters=OFFSETS, show_name=False, width=270,
                      widgets={name: {"type": pn.widgets.FloatSlider, "margin": (5, 10, 5, 10)} for name in OFFSETS}),
@@ -588,7 +596,8 @@ class HouseholderView(StudyView, DirectionOffsets):
                 "share of a direction's sensitivity taken by its top factor; path length is the squared change of "
                 "the regressor's features per unit step (lower = smoother). `scripts/make_householder_data.py` "
                 "produced these numbers."),
-            self.results_table, self.results_note, sizing_mode="stretch_width")
+            self.results_table, self.results_note, sizing_mode="stretch_width", min_width=360,
+            styles={"overflow-x": "auto"})  # a narrow window scrolls the table instead of cutting it
         middle = pn.Row(pn.Column(plotly_pane(self.grid_figure, height=520, sizing_mode="fixed", width=640),
                                   width=650), results, sizing_mode="stretch_width")
         training = pn.Column(
@@ -609,10 +618,11 @@ class HouseholderView(StudyView, DirectionOffsets):
         p = self.param
         layer = pn.widgets.Select.from_param(p.train_layer, width=160, description=p.train_layer.doc)
         steps = pn.widgets.IntInput.from_param(p.train_steps, width=120, description=p.train_steps.doc)
-        train = pn.widgets.Button.from_param(p.train, color="primary", width=180, description=p.train.doc)
+        self.train_button = pn.widgets.Button.from_param(p.train, color="primary", width=180,
+                                                         description=p.train.doc)
         restore = pn.widgets.Button.from_param(p.restore, width=210, description=p.restore.doc)
-        self.job.locks(layer, steps, train, restore)
-        return pn.Row(layer, steps, train, restore)
+        self.job.locks(layer, steps, self.train_button, restore)
+        return pn.Row(layer, steps, self.train_button, restore)
 
 
 def create_view(**params: Any) -> HouseholderView:

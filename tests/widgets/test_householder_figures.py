@@ -70,3 +70,33 @@ def test_results_table_formats_mean_and_spread(shipped):
     assert list(table.columns[:2]) == ["model", "directions"]
     assert table["mig"].iloc[0] == f"{first['mig_mean']:.3g}±{first['mig_std']:.2g}"
     assert figs.results_table([]).empty
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (1, 1, 3), (202, 236, 3)])
+def test_images_travel_as_lossless_png(shape):
+    # Note [images as PNG]: one short string instead of every pixel as a JSON number.
+    img = np.random.default_rng(sum(shape)).integers(0, 256, size=shape, dtype=np.uint8)
+    fig = figs.sample_figure(img, [1.0])
+    trace = fig["data"][0]
+    assert trace["type"] == "image" and "z" not in trace and trace["source"].startswith("data:image/png;base64,")
+    np.testing.assert_array_equal(figs.image_of(fig), img)
+    with pytest.raises(ValueError, match="uint8"):
+        figs.png_data_uri(img.astype(np.float32))
+
+
+def test_the_heatmap_says_when_it_is_updating_and_has_no_axes_before_data():
+    S = np.array([[0.1, 0.5, 0.0, 0.0, 0.2, 0.1], [0.0, 0.0, 0.9, 0.1, 0.0, 0.0]])
+    fig = figs.sensitivity_figure(S, purity(S), n_samples=4, span=2.0, note="updating…")
+    assert "updating…" in fig["layout"]["title"]["text"]
+    np.testing.assert_allclose(fig["data"][0]["z"], S)
+    empty = figs.sensitivity_figure(None, None, n_samples=4, span=2.0, note="computing the heatmap…")
+    assert empty["data"] == [] and empty["layout"]["xaxis"]["visible"] is False
+    assert empty["layout"]["annotations"][0]["text"] == "computing the heatmap…"
+
+
+def test_figures_carry_the_templates_layout_not_its_name():
+    # Note [lean template]: the pane would expand and validate the named template on every update.
+    fig = figs.loss_figure((1, 2), (3.0, 2.0))
+    template = fig["layout"]["template"]
+    assert isinstance(template, dict) and set(template) == {"layout"}
+    assert template["layout"]["plot_bgcolor"] == "white"

@@ -165,3 +165,149 @@ def test_training_runs_in_the_background_and_swaps_the_model(view, tmp_path, mon
     assert list(tmp_path.glob("householder/*/model.safetensors"))
     view.restore_shipped()
     assert view.models["linear"] is shipped
+
+
+# ---------------------------------------------------------------------------- what each control recomputes
+class _Calls:
+    """Counts the calls of the view's expensive lab functions (wrapped, so the results are real)."""
+
+    NAMES = ("directions_of", "sensitivity_matrix", "traverse", "decode_offset", "orthogonality_error")
+
+    def __init__(self, monkeypatch):
+        from widgets import householder as hh
+
+        self.n = dict.fromkeys(self.NAMES, 0)
+        for name in self.NAMES:
+            real = getattr(hh, name)
+
+            def counted(*a, _real=real, _name=name, **k):
+                self.n[_name] += 1
+                return _real(*a, **k)
+
+            monkeypatch.setattr(hh, name, counted)
+
+    def take(self) -> dict:
+        out, self.n = {k: v for k, v in self.n.items() if v}, dict.fromkeys(self.NAMES, 0)
+        return out
+
+
+def _rendered(view):
+    """The view's page on a Bokeh document: its figures now follow the parameters, as when served."""
+    from bokeh.document import Document
+
+    view.__panel__().get_root(Document())
+    return view
+
+
+def test_each_control_recomputes_only_what_depends_on_it(view, monkeypatch):
+    # Note [what each control recomputes]: counted as calls of the expensive lab functions, not as seconds.
+    calls = _Calls(monkeypatch)
+    _rendered(view)
+    calls.take()
+    view.span = 2.0
+    assert calls.take() == {"traverse": 1}  # one batched forward pass for the whole grid, nothing else
+    view.steps = 9
+    assert calls.take() == {"traverse": 1}
+    view.next_seed()  # Resample z: the sample and the grid, not the heatmap
+    assert calls.take() == {"traverse": 1, "decode_offset": 1}
+    view.d1 = 1.5
+    assert calls.take() == {"decode_offset": 1}
+    for method in ("sefa", "ganspace", "random", "householder"):  # first visit of each: computed once
+        view.method = method
+    first = calls.take()  # (earlier tests may have filled the cache: at most once per new method)
+    assert first.get("sensitivity_matrix", 0) <= 3 and first.get("directions_of", 0) <= 3
+    for method in ("sefa", "ganspace", "random", "householder"):  # again: looked up, only images are decoded
+        view.method = method
+        assert calls.take() == {"traverse": 1, "decode_offset": 1}, method
+    view.method, view.layer = "sefa", "up"
+    calls.take()
+    view.layer = "fc"
+    assert calls.take() == {"traverse": 1, "decode_offset": 1}
+
+
+def test_warm_precomputes_every_method_and_layer_of_the_shipped_models(artifacts, monkeypatch):
+    from widgets import householder as hh
+
+    monkeypatch.setattr(hh, "_shipped", lambda folder=None: artifacts)
+    hh._CACHE.clear()
+    hh.HouseholderView.warm(lambda *a, **k: None, lambda: False)
+    calls = _Calls(monkeypatch)
+    v = _rendered(HouseholderView(artifacts=artifacts))
+    for method, layer in (("sefa", "fc"), ("ganspace", "fc"), ("sefa", "up"), ("ganspace", "up"),
+                          ("random", "up"), ("random", "fc"), ("householder", "fc")):
+        v.method, v.layer = method, layer
+        assert v.direction_errors.message == "" and (v.heatmap.method, v.heatmap.layer) == (method, layer)
+    counted = calls.take()
+    assert "directions_of" not in counted and "sensitivity_matrix" not in counted
+    assert "orthogonality_error" not in counted
+
+
+def _fresh_model(seed):
+    import torch
+
+    from lab.householder import GeneratorConfig, ShapesVAE
+
+    torch.manual_seed(seed)
+    return ShapesVAE(GeneratorConfig(first_layer="householder")).eval().requires_grad_(False)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_cached_results_equal_the_slow_path_on_a_fresh_model(artifacts, seed):
+    import torch
+
+    from lab.householder import directions_of, prior_samples, sensitivity_matrix, traverse
+    from widgets import householder as hh
+
+    v = HouseholderView(artifacts=artifacts)
+    v.models = {**v.models, "householder": _fresh_model(seed)}  # new random weights: nothing cached
+    v.steps, v.span, v.seed = 5, 1.75, seed
+    for method, layer in (("householder", "fc"), ("random", "up")):
+        v.method, v.layer = method, layer
+        gen, lay = v.model.generator, (None if layer == "fc" else layer)
+        dirs, values = directions_of(v.model, method, lay, v.model.config.rank)
+        torch.testing.assert_close(v.directions.dirs, dirs.float())
+        S = sensitivity_matrix(gen, artifacts.regressor, dirs, seed=hh.SENSITIVITY_SEED, layer=lay, **hh.SENSITIVITY)
+        np.testing.assert_allclose(v.heatmap.S, S, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(v.sensitivity_figure()["data"][0]["z"]), S, rtol=1e-5, atol=1e-6)
+        imgs = traverse(gen, dirs, z=prior_samples(1, 8, seed), span=1.75, steps=5, layer=lay)[0]
+        from lab.householder import image_grid
+
+        np.testing.assert_array_equal(_z(v.grid_figure()), image_grid(imgs))
+
+
+def test_an_uncached_heatmap_is_computed_in_the_background_with_the_old_one_kept(view, monkeypatch):
+    from widgets import householder as hh
+
+    monkeypatch.setattr(hh, "_on_a_loop", lambda: True)  # as on a served page: the loop must not wait
+    old = view.heatmap
+    assert old is not None and not view.heatmap_pending
+    fresh = _fresh_model(21)
+    view.models = {**view.models, "householder": fresh}
+    assert view.directions.models["householder"] is fresh  # the directions answer at once
+    assert view.heatmap_pending and view.heatmap is old  # the old heatmap stays, marked as updating
+    fig = view.sensitivity_figure()
+    assert "updating…" in fig["layout"]["title"]["text"]
+    np.testing.assert_allclose(np.asarray(fig["data"][0]["z"]), old.S)
+    view.heatmap_job.wait(120)
+    assert not view.heatmap_pending and view.heatmap.model is fresh
+    np.testing.assert_allclose(view.heatmap.S, hh.cached_sensitivity(fresh, view._art.regressor, "householder", "fc"))
+    assert "updating" not in view.sensitivity_figure()["layout"]["title"]["text"]
+    assert view.heatmap_job.status.object == ""  # no stale "heatmap: finished" line
+
+
+def test_train_is_locked_while_a_run_is_in_flight_and_a_stopped_run_is_not_swapped_in(view, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORTHOLAB_RUNS", str(tmp_path))
+    view.__panel__()
+    view.train_layer, view.train_steps = "linear", 2000
+    shipped = view.models["linear"]
+    assert not view.train_button.disabled
+    assert view.start_training()
+    assert view.train_button.disabled  # a second press cannot reset the run in flight
+    view.job.stop()
+    view.job.wait(300)
+    assert view.job.outcome == "stopped" and not view.train_button.disabled
+    assert view.models["linear"] is shipped  # never swapped in behind the researcher's back
+    status = view.job.status.object
+    assert "stopped at step" in status and "of 2000" in status and "still shows the shipped" in status
+    view.restore_shipped()
+    assert view.job.status.object == ""  # nothing was replaced: no message to leave behind
