@@ -17,16 +17,19 @@ import panel as pn
 import param
 
 from lab.odis import (
+    CORPUS_FORMATS,
     DIMENSIONS,
     PRESETS,
     SCORE_SETS,
     OdisData,
     analyse,
     compare_selections,
+    corpus_data,
     embedding_map,
     expected_overlap,
     load_default,
     load_json_artifact,
+    read_corpus,
     read_scores,
     scores_data,
     selection_labels,
@@ -107,6 +110,10 @@ class OdisView(StudyView, BudgetWeights):
     use_scores = param.Action(lambda self: self.load_scores_upload(), label="Use these scores",
                               doc="Run the page on the uploaded scores (CSV or parquet: doc_id + one column per "
                                   "criterion).")
+    score_corpus = param.Action(lambda self: self.start_corpus(), label="Score this corpus",
+                                doc="Score, embed and map the uploaded documents in the background (MiniLM "
+                                    "embeds about 10-30 documents a second on a 2-core CPU); Stop keeps the "
+                                    "scores without embeddings.")
     back_to_shipped = param.Action(lambda self: self.use_shipped(), label="Back to the shipped corpus",
                                    doc="Leave the uploaded scores and show the shipped corpus again.")
     # Results, shown by the figures that depend on them (not controls).
@@ -125,6 +132,9 @@ class OdisView(StudyView, BudgetWeights):
         self.scores_errors = self.error_box()
         self.scores_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.param["back_to_shipped"].constant = True  # nothing to go back from yet
+        # Bring your own corpus: read on the loop (cheap, checked), scored and embedded in the background.
+        self.corpus_file = pn.widgets.FileInput(accept=",".join(CORPUS_FORMATS), sizing_mode="stretch_width")
+        self.corpus_job = self.add_job("your corpus", errors_here=True).locks((self, "score_corpus"))
         self._folder = data_folder
         self._from_default = data is None
         if data is None:
@@ -194,6 +204,41 @@ class OdisView(StudyView, BudgetWeights):
                                    f"{known:,} of them are documents of the shipped corpus (their text is shown).")
         self.param["back_to_shipped"].constant = self._shipped is None
         return True
+
+    def start_corpus(self) -> bool:
+        """Read the uploaded corpus (errors beside the upload) and score, embed and map it in the background."""
+        name, value = self.corpus_file.filename, self.corpus_file.value
+        if not name:
+            self.corpus_job.errors.show("corpus file: choose a .jsonl, .parquet, .txt or .md file first")
+            return False
+        if not value:
+            self.corpus_job.errors.show(f"corpus file: {name!r} is empty")
+            return False
+        corpus = self.guard(read_corpus, errors=self.corpus_job.errors)(value, filename=name,
+                                                                         max_bytes=MAX_UPLOAD_BYTES)
+        if corpus is None:
+            return False
+        cut = corpus.attrs.get("cut_documents", 0)
+
+        def work(progress, should_stop):
+            return corpus_data(corpus, progress=progress, should_stop=should_stop)
+
+        def done(data):
+            if data is None:
+                return
+            previous = self.data
+            self._set_data(data)
+            if not self.refresh():
+                self._set_data(previous)
+                self.refresh()
+                return
+            embedded = "embedded with MiniLM" if data.embeddings is not None else \
+                "not embedded (stopped): the map is a PCA of the scores"
+            self.scores_note.object = (f"Showing **{name}**: {data.n:,} documents, scored on the text statistics, "
+                                       f"{embedded}" + (f"; {cut} long documents were cut" if cut else "") + ".")
+            self.param["back_to_shipped"].constant = self._shipped is None
+
+        return self.corpus_job.start(work, on_done=done)
 
     def use_shipped(self) -> None:
         """Back to the shipped corpus (scored by the chosen score set) after an upload."""
@@ -434,10 +479,20 @@ class OdisView(StudyView, BudgetWeights):
             pn.Param(self.param, parameters=["use_scores", "back_to_shipped"], show_name=False, width=270,
                      widgets={"use_scores": {"type": pn.widgets.Button, "color": "primary", "width": 220},
                               "back_to_shipped": {"type": pn.widgets.Button, "width": 220}}),
-            self.scores_errors, self.scores_note,
+            self.scores_errors,
             title="Bring your own scores", collapsed=True, width=290)
+        corpus = pn.Card(
+            pn.pane.Markdown("JSON lines (a `text` field per line, optional `doc_id`), parquet (a `text` column), "
+                             "or a text file (documents separated by blank lines); "
+                             f"{MAX_UPLOAD_BYTES // 2**20} MB at most. Scored and embedded in the background.",
+                             styles={"font-size": "0.85em"}),
+            self.corpus_file,
+            pn.Param(self.param, parameters=["score_corpus"], show_name=False, width=270,
+                     widgets={"score_corpus": {"type": pn.widgets.Button, "color": "primary", "width": 220}}),
+            self.corpus_job,
+            title="Bring your own corpus", collapsed=True, width=290)
         return pn.Column(pn.pane.Markdown("#### Selection"), selection, pn.pane.Markdown("#### Budget weights"),
-                         weights, rest, self.job, upload, width=300)
+                         weights, rest, self.job, upload, corpus, self.scores_note, width=300)
 
     def body(self) -> pn.viewable.Viewable:
         table = pn.widgets.Tabulator(self.selection_frame, pagination="local", page_size=12, disabled=True,

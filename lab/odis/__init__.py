@@ -9,6 +9,7 @@ The public face: views, notebooks, scripts and benchmarks import from here only.
 * :mod:`lab.odis.analysis`   everything the page shows, as plain data
 * :mod:`lab.odis.overlap_null` the overlap's independence null, tail dependence, budget x size sweep
 * :mod:`lab.odis.raters`     rater-style scores: documents against written rubrics (MiniLM), calibrated
+* :mod:`lab.odis.user_corpus` bring your own corpus (jsonl / parquet / text / folder): read, score, embed
 * :mod:`lab.odis.user_scores` bring your own scores (CSV / parquet, one column per criterion)
 * :mod:`lab.odis.scale`      scoring parquet shards on Dask
 * :mod:`lab.odis.artifacts`  the shipped default-corpus artifacts in data/odis
@@ -66,6 +67,7 @@ from lab.odis.selector import (
     union_of,
 )
 from lab.odis.training import DOWNSTREAM_METHODS, downstream_check, summarise_downstream
+from lab.odis.user_corpus import CORPUS_FORMATS, corpus_data, read_corpus
 from lab.odis.user_scores import read_scores, scores_data
 
 __all__ = [
@@ -78,6 +80,9 @@ __all__ = [
     "rater_scores",
     "register_raters",
     "read_scores",
+    "read_corpus",
+    "CORPUS_FORMATS",
+    "corpus_data",
     "scores_data",
     "shuffled_overlap",
     "tail_dependence",

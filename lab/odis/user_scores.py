@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lab.odis.artifacts import OdisData
+from lab.odis.user_corpus import pca_2d
 
 __all__ = ["read_scores", "scores_data", "ID_COLUMNS", "MAX_SCORE_COLUMNS", "MIN_SCORE_ROWS"]
 
@@ -113,13 +114,6 @@ def scores_data(table: pd.DataFrame, base: OdisData | None = None) -> OdisData:
         if known.all():  # every document is the base's: its embeddings and maps apply
             embeddings = None if base.embeddings is None else base.embeddings[rows]
             maps = {k: np.asarray(v)[rows] for k, v in base.maps.items()}
-    if "pca" not in maps:
-        maps["pca"] = _score_pca(scores.to_numpy())
+    if "pca" not in maps:  # a document map when no embeddings are known: PCA of the scores
+        maps["pca"] = pca_2d(scores.to_numpy())
     return OdisData(docs, scores, embeddings, maps)
-
-
-def _score_pca(x: np.ndarray) -> np.ndarray:
-    """2-D PCA of the standardised scores: a document map when no embeddings are known."""
-    z = (x - x.mean(0)) / x.std(0)
-    _, _, vt = np.linalg.svd(z, full_matrices=False)
-    return z @ vt[:2].T

@@ -194,3 +194,28 @@ def test_the_score_set_switch_runs_the_pipeline_on_the_rater_scores():
     small = OdisView(data=small_data())
     small.score_set = "both"
     assert "only the shipped corpus" in small.errors.message and small.data.scores.shape[1] == 10
+
+
+def test_an_uploaded_corpus_is_scored_in_the_background_and_shown(monkeypatch):
+    import widgets.odis as page
+    from lab.odis import corpus_data as real
+
+    # the embedding is the slow part; the page's own path with it switched off
+    monkeypatch.setattr(page, "corpus_data", lambda corpus, **kw: real(corpus, embed=False, **kw))
+    v = create_view()
+    shipped = v.data
+    assert not v.start_corpus() and "choose" in v.corpus_job.errors.message and v.errors.message == ""
+    v.corpus_file.filename, v.corpus_file.value = "mine.jsonl", b'{"text": "only one"}\n'
+    assert not v.start_corpus() and "at least 20" in v.corpus_job.errors.message and v.data is shipped
+    rng = np.random.default_rng()
+    words = ["data", "model", "Python", "value", "returns", "the", "of", "list"]
+    lines = [json.dumps({"doc_id": f"m{i}", "text": " ".join(rng.choice(words, size=20)) + "."}) for i in range(60)]
+    v.corpus_file.value = "\n".join(lines).encode()
+    assert v.start_corpus()
+    assert v.param["score_corpus"].constant  # the button is disabled while it runs
+    v.corpus_job.wait()
+    assert v.corpus_job.outcome == "done" and v.data.n == 60 and v.analysis is not None
+    assert "mine.jsonl" in v.scores_note.object and not v.param["score_corpus"].constant
+    assert v.map_kind == "pca" and v.map_figure()["data"]
+    v.use_shipped()
+    assert v.data is shipped
