@@ -53,7 +53,6 @@ from lab.householder import (
 from widgets import householder_figures as figs
 from widgets.common import StudyView, keeps_last, plotly_pane
 from widgets.figures import empty_figure
-from widgets.jobs import _on_a_loop
 
 __all__ = ["HouseholderView", "create_view", "METHOD_MODEL", "METHOD_LABELS", "MAX_DIRECTIONS"]
 
@@ -144,6 +143,15 @@ class _ModelCache:
 
 
 _CACHE = _ModelCache()
+
+
+def _served() -> bool:
+    """True inside a served browser session: there, work that takes long must leave the event loop.
+
+    (A script, a test or a notebook cell computes in place: it waits for its own result anyway.)
+    """
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
 
 
 def _layer_arg(layer: str) -> str | None:
@@ -362,16 +370,15 @@ class HouseholderView(StudyView, DirectionOffsets):
     def _update_heatmap(self) -> None:
         """Show the heatmap of the current directions: at once when cached, else computed off the loop.
 
-        On a served page (or a notebook) a heatmap not cached yet is computed by ``heatmap_job``
-        while the old one stays, marked "updating…"; with no event loop to deliver a result
-        (a script, a test) it is computed here.
+        On a served page a heatmap not cached yet is computed by ``heatmap_job`` while the old
+        one stays, marked "updating…"; elsewhere (a notebook, a script, a test) it is computed here.
         """
         d = self.directions
         if d is None or self._art is None:
             return
         model, regressor = self.model, self._art.regressor
         S = _CACHE.get(model, sensitivity_key(d.method, d.layer, regressor))
-        if S is None and not _on_a_loop():
+        if S is None and not _served():
             S = self.guard(cached_sensitivity)(model, regressor, d.method, d.layer)
             if S is None:
                 return
@@ -602,9 +609,9 @@ class HouseholderView(StudyView, DirectionOffsets):
                                   width=650), results, sizing_mode="stretch_width")
         training = pn.Column(
             pn.pane.Markdown("#### Train a generator here\nRuns in the background on "
-                             f"{PRESETS['page']['train']['n_images']:,} shapes; the loss and samples stream in; "
-                             "Stop keeps what was learnt so far. The trained model replaces that kind's model "
-                             "for this page only."),
+                             f"{PRESETS['page']['train']['n_images']:,} shapes; the loss and samples stream in. "
+                             "A run that finishes replaces that kind's model, for this page only; Stop ends a run "
+                             "and keeps its loss, samples and checkpoint, but the page keeps the model it showed."),
             self._training_controls(),
             self.job,
             pn.Row(plotly_pane(self.loss_figure, height=260), plotly_pane(self.train_samples_figure, height=200),

@@ -278,7 +278,7 @@ def test_cached_results_equal_the_slow_path_on_a_fresh_model(artifacts, seed):
 def test_an_uncached_heatmap_is_computed_in_the_background_with_the_old_one_kept(view, monkeypatch):
     from widgets import householder as hh
 
-    monkeypatch.setattr(hh, "_on_a_loop", lambda: True)  # as on a served page: the loop must not wait
+    monkeypatch.setattr(hh, "_served", lambda: True)  # as on a served page: the event loop must not wait
     old = view.heatmap
     assert old is not None and not view.heatmap_pending
     fresh = _fresh_model(21)
