@@ -274,7 +274,6 @@ class HouseholderView(StudyView, DirectionOffsets):
         self.heatmap_job = self.add_job("heatmap", errors_here=True)
         self.direction_errors = self.error_box()  # shown under the direction controls
         self.train_button: pn.widgets.Button | None = None  # built with the page (locked while a run is in flight)
-        self._previous: dict = {}  # kind -> the model a finished training run replaced
         self._art: Artifacts | None = None
         self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
         self.results_note = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -294,7 +293,10 @@ class HouseholderView(StudyView, DirectionOffsets):
         Run once per server in the background (see :meth:`StudyView.warm`), so switching the
         method or the layer on the page only looks them up (Note [what each control recomputes]).
         """
-        art = _shipped()
+        try:
+            art = _shipped()
+        except FileNotFoundError:
+            return  # the page says what is missing; the other studies' warm-up goes on
         layers = linear_layer_names(art.models["householder"].generator)
         pairs = [(m, layer) for layer in layers for m in METHOD_MODEL]
         for i, (method, layer) in enumerate(pairs):
