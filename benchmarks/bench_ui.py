@@ -8,9 +8,9 @@ each select to its next option and back, each toggle group to another option and
 checkbox twice, each number field one up and back, each button once (a job it starts is
 stopped again with its own Stop button). For every input it records, in the page's own clock:
 
-* response: the first change anywhere the page shows results (a figure's data or layout, a
-  text, an image, a table), e.g. the new figure or an "updating…" note;
-* figure: the first change of a figure's data or layout;
+* response: the first change anywhere the page shows results (a figure redrawn, a text or a
+  table changed), e.g. the new figure or an "updating…" note;
+* figure: the first figure redrawn (Plotly's own 'plotly_afterplot' event);
 * settled: the last change before the page is quiet for ``--quiet`` seconds.
 
 Prints a table of medians per control and writes benchmarks/results/ui.json. Target: every
@@ -40,55 +40,58 @@ PAGES = ["householder", "alignment", "threephase", "odis"]
 # rest, found through every open shadow root (Panel renders each model in one).
 _WATCH_JS = r"""
 (() => {
-  const roots = () => {
-    const out = [document];
-    const walk = (root) => {
-      for (const el of root.querySelectorAll('*')) {
-        if (el.shadowRoot) { out.push(el.shadowRoot); walk(el.shadowRoot); }
-      }
-    };
-    walk(document);
+  // Events, not polling: a figure reports each (re)draw with 'plotly_afterplot'; a text pane's
+  // change is a DOM mutation inside its shadow root. Nothing is serialised while timing.
+  const bench = { state: null, seen: new WeakSet() };
+  const note = (kind, what) => {
+    const s = bench.state;
+    if (!s) return;
+    const t = performance.now() - s.t0;
+    if (s.response === null) { s.response = t; s.what = what; }
+    if (kind === 'figure' && s.figure === null) s.figure = t;
+    s.last = t;
+  };
+  const walk = (root, out) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) { out.push(el.shadowRoot); walk(el.shadowRoot, out); }
+    }
     return out;
   };
-  const hash = (s) => { let h = 0; for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0; return h; };
-  const fingerprint = () => {
-    let figs = '', rest = '';
-    for (const root of roots()) {
+  const attach = () => {
+    for (const root of walk(document, [document])) {
       for (const el of root.querySelectorAll('.js-plotly-plot')) {
-        figs += hash(JSON.stringify(el.data || []) + JSON.stringify((el.layout || {}).annotations || [])
-                     + JSON.stringify(((el.layout || {}).title || {}).text || '')) + ';';
+        if (!bench.seen.has(el) && typeof el.on === 'function') {
+          bench.seen.add(el);
+          el.on('plotly_afterplot', () => note('figure', 'figure: ' + (((el.layout || {}).title || {}).text || '')));
+        }
       }
       for (const el of root.querySelectorAll('.bk-panel-models-markup-HTML, .tabulator-table')) {
-        // a Markdown/HTML pane's text lives in its own shadow root
-        rest += hash((el.shadowRoot || el).textContent || '') + (el.offsetParent === null ? 'h' : 'v') + ';';
-      }
-      for (const el of root.querySelectorAll('img')) rest += hash(el.src || '') + ';';
-    }
-    return [figs, rest];
-  };
-  window.__ortholab_bench = {
-    start() {
-      const [f0, r0] = fingerprint();
-      const state = { t0: performance.now(), figure: null, response: null, last: null };
-      this.state = state;
-      clearInterval(this.timer);
-      let prev = [f0, r0];
-      this.timer = setInterval(() => {
-        const [f, r] = fingerprint();
-        const now = performance.now();
-        if (f !== prev[0] || r !== prev[1]) {
-          if (state.response === null) state.response = now - state.t0;
-          if (f !== prev[0] && state.figure === null) state.figure = now - state.t0;
-          state.last = now - state.t0;
-          prev = [f, r];
+        if (!bench.seen.has(el)) {
+          bench.seen.add(el);
+          const root = el.shadowRoot || el;
+          // stylesheet churn (Bokeh re-applies <style>/<link> elements) is not an answer
+          const styling = (n) => n && ['STYLE', 'LINK'].includes(n.nodeName);
+          const real = (r) => !(styling(r.target) || styling(r.target.parentNode)
+            || (r.type === 'childList' && [...r.addedNodes, ...r.removedNodes].every(styling)));
+          new MutationObserver((recs) => {
+            if (recs.some(real)) {
+              note('text', 'text: ' + (root.textContent || '').replace(/:host[^}]*}/g, '').slice(0, 60));
+            }
+          }).observe(root,
+            { subtree: true, childList: true, characterData: true });
         }
-        state.elapsed = now - state.t0;
-      }, 10);
-      return true;
-    },
-    read() { return this.state; },
-    stop() { clearInterval(this.timer); },
+      }
+    }
   };
+  attach();
+  setInterval(attach, 500);  // figures and panes that appear later
+  bench.start = () => {
+    bench.state = { t0: performance.now(), figure: null, response: null, last: null };
+    return true;
+  };
+  bench.read = () => ({ ...bench.state, elapsed: performance.now() - bench.state.t0 });
+  bench.stop = () => { bench.state = null; return true; };
+  window.__ortholab_bench = bench;
   return true;
 })()
 """
@@ -103,17 +106,18 @@ class Driver:
     def settle(self) -> None:
         """Wait until nothing the page shows has changed for ``quiet_s`` (or the timeout)."""
         self.page.evaluate("window.__ortholab_bench.start()")
-        self._wait()
+        self._wait(silent_s=self.quiet_s)
 
-    def _wait(self) -> dict:
+    def _wait(self, silent_s: float | None = None) -> dict:
+        silent_s = self.silent_s if silent_s is None else silent_s
         deadline = time.monotonic() + self.timeout_s
         while True:
             time.sleep(0.05)
             s = self.page.evaluate("window.__ortholab_bench.read()")
-            elapsed = s.get("elapsed") or 0.0
+            elapsed = s["elapsed"]
             # quiet after the last change; with no change yet, wait longer before calling it silent
             done = (elapsed - s["last"] >= self.quiet_s * 1e3 if s["last"] is not None
-                    else elapsed >= self.silent_s * 1e3)
+                    else elapsed >= silent_s * 1e3)
             if done or time.monotonic() > deadline:
                 self.page.evaluate("window.__ortholab_bench.stop()")
                 return s
@@ -124,7 +128,8 @@ class Driver:
         act()
         s = self._wait()
         sec = {k: (s[k] / 1e3 if s[k] is not None else None) for k in ("response", "figure", "last")}
-        return {"response_s": sec["response"], "figure_s": sec["figure"], "settled_s": sec["last"]}
+        return {"response_s": sec["response"], "figure_s": sec["figure"], "settled_s": sec["last"],
+                "first_change": s.get("what")}
 
 
 def _controls(page) -> list[dict]:
