@@ -61,3 +61,20 @@ def test_a_study_without_results_says_so(fresh, tmp_path, monkeypatch):
     assert "No shipped results" in head.text and head.figure["data"] == []
     with pytest.raises(ValueError, match="route"):
         headlines.headline("nope")
+
+
+def test_the_threephase_headline_reads_the_longest_shipped_comparison(fresh, tmp_path, monkeypatch):
+    rng = np.random.default_rng()
+    rows = [{"variant": v, "mean": float(rng.uniform(100, 200)), "std": float(rng.uniform(0.1, 2)), "n": 4}
+            for v in ("3pt-reference", "baseline-paper", "baseline-matched")]
+    short = [{**r, "mean": r["mean"] + 50} for r in rows]
+    fid = {"summary_ppl": short, "operations_summary": rows,
+           "args": {"variants": {"steps": 200}, "operations": {"ops_steps": 777}}}
+    (tmp_path / "threephase_fidelity.json").write_text(json.dumps(fid))
+    monkeypatch.setattr(headlines, "RESULTS", tmp_path)
+    head = headlines.threephase()
+    assert f"**{rows[0]['mean']:.1f} ± {rows[0]['std']:.1f}**" in head.text and "777 steps" in head.text
+    np.testing.assert_allclose(head.figure["data"][0]["y"], [r["mean"] for r in rows])
+    del fid["operations_summary"]
+    (tmp_path / "threephase_fidelity.json").write_text(json.dumps(fid))
+    assert f"**{short[0]['mean']:.1f}" in headlines.threephase().text  # only the short part was run
