@@ -265,7 +265,7 @@ def bench_page(browser, base: str, route: str, repeats: int, quiet_s: float, tim
                "samples": samples, **{f"median_{k}": _median([s[k] for s in samples])
                                       for k in ("response_s", "figure_s", "settled_s")}}
         if samples and all(s["response_s"] is None for s in samples):
-            row["note"] += f"; nothing the page shows changed within {silent_s:g} s (it sets the next run)"
+            row["note"] += f"; nothing the page shows changed within {silent_s:g} s"
         rows.append(row)
         print(_format(row), flush=True)
     context.close()
