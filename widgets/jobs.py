@@ -113,6 +113,7 @@ class BackgroundJob(param.Parameterized):
         self.errors = ErrorBox() if errors is None else errors
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._go = threading.Event()  # Note [first answer]
         self._thread: threading.Thread | None = None
         self._events: list[JobEvent] = []
         self._outcome: tuple[str, Any] | None = None
@@ -152,6 +153,10 @@ class BackgroundJob(param.Parameterized):
             self._events.append(event)
 
     def _run(self, work: Work) -> None:
+        # Note [first answer]: on a served page the worker waits (a moment at most) until the
+        # loop has sent "starting…" and the locked buttons: a worker that starts building models
+        # at once holds the GIL while the loop serialises that answer, and the click feels slow.
+        self._go.wait(0.25)
         try:
             result = work(self._progress, self._stop.is_set)
             outcome = ("stopped" if self._stop.is_set() else "done", result)
@@ -187,6 +192,12 @@ class BackgroundJob(param.Parameterized):
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=f"ortholab-{self.label}")
         _LIVE_THREADS.add(self._thread)
         _LIVE_STOPS[id(self)] = self
+        self._go.clear()
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(self._go.set)  # after this callback's changes went out
+        else:
+            self._go.set()
         self._thread.start()
         if _on_a_loop():
             self._callback = pn.state.add_periodic_callback(self.poll, period=self.poll_ms)
