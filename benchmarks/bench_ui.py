@@ -68,6 +68,8 @@ _WATCH_JS = r"""
       for (const el of root.querySelectorAll('.bk-panel-models-markup-HTML, .tabulator-table')) {
         if (!bench.seen.has(el)) {
           bench.seen.add(el);
+          // a pane that appears while timing (an alert, a note) is an answer too, seen within a scan
+          if (bench.state && el.getBoundingClientRect().height > 0) note('text', 'appeared: ' + el.className);
           const root = el.shadowRoot || el;
           // stylesheet churn (Bokeh re-applies <style>/<link> elements) is not an answer
           const styling = (n) => n && ['STYLE', 'LINK'].includes(n.nodeName);
@@ -84,7 +86,7 @@ _WATCH_JS = r"""
     }
   };
   attach();
-  setInterval(attach, 500);  // figures and panes that appear later
+  setInterval(attach, 50);  // figures and panes that appear later (a few ms a scan)
   bench.start = () => {
     bench.state = { t0: performance.now(), figure: null, response: null, last: null };
     return true;
@@ -146,8 +148,6 @@ def _controls(page) -> list[dict]:
             kind, label = "slider", text.split(":")[0].strip()
         elif "<select" in html:
             kind, label = "select", text.splitlines()[0].strip()
-        elif 'type="checkbox"' in html:
-            kind, label = "checkbox", text.strip()
         elif "bk-spin-wrapper" in html:
             kind, label = "number", text.splitlines()[0].strip()
         elif 'type="file"' in html:
@@ -157,6 +157,14 @@ def _controls(page) -> list[dict]:
         else:
             continue
         found.append({"kind": kind, "label": label, "index": i})
+    boxes = page.locator("input[type=checkbox]")
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        if box.is_visible():
+            label = box.evaluate("e => { const r = e.getRootNode(); let t = r.textContent || '';"
+                                 " for (const st of r.querySelectorAll('style')) t = t.replace(st.textContent, '');"
+                                 " return t.trim(); }") or f"checkbox {i + 1}"
+            found.append({"kind": "checkbox", "label": label, "index": i})
     buttons = page.locator("button.bk-btn")
     for i in range(buttons.count()):
         b = buttons.nth(i)
@@ -208,7 +216,7 @@ def _samples(page, driver: Driver, control: dict, repeats: int) -> tuple[list[di
     if kind == "checkbox":
         for _ in range(max(1, repeats // 2)):
             for _twice in range(2):
-                box = _group(page, control).locator("input[type=checkbox]").first
+                box = page.locator("input[type=checkbox]").nth(control["index"])
                 samples.append(driver.timed(lambda b=box: b.click()))
         return samples, "off and on again"
     if kind == "number":
@@ -254,8 +262,9 @@ def bench_page(browser, base: str, route: str, repeats: int, quiet_s: float, tim
     page.evaluate(_WATCH_JS)
     driver = Driver(page, quiet_s, timeout_s, silent_s)
     driver.settle()
-    for header in page.locator(".card-header:visible").all():  # expand collapsed cards
-        if header.evaluate("e => e.parentElement && e.parentElement.classList.contains('collapsed')"):
+    # expand every collapsed card (its host is only as tall as its header) so its controls are driven too
+    for header in page.locator("button.card-header:visible").all():
+        if header.evaluate("e => (e.getRootNode().host || e).getBoundingClientRect().height < 80"):
             header.click()
     driver.settle()
     rows = []
