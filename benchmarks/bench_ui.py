@@ -171,6 +171,9 @@ def _controls(page) -> list[dict]:
         if not b.is_visible():
             continue
         label = b.inner_text().strip()
+        if b.is_disabled():  # e.g. "Back to …" before there is anything to go back from
+            found.append({"kind": "button", "label": label, "index": i, "disabled": True})
+            continue
         siblings = b.evaluate("e => e.parentElement ? e.parentElement.querySelectorAll('button.bk-btn').length : 1")
         if label == "Stop":
             continue
@@ -194,6 +197,8 @@ def _button(page, label: str):
 def _samples(page, driver: Driver, control: dict, repeats: int) -> tuple[list[dict], str]:
     """Drive one control; its timed samples and a note on what was done."""
     kind, samples = control["kind"], []
+    if control.get("disabled"):
+        return [], "disabled on the default page (nothing to do yet)"
     if kind == "slider":
         for _ in range(repeats):
             for key in ("ArrowRight", "ArrowLeft"):
@@ -269,7 +274,11 @@ def bench_page(browser, base: str, route: str, repeats: int, quiet_s: float, tim
     driver.settle()
     rows = []
     for control in _controls(page):
-        samples, note = _samples(page, driver, control, repeats)
+        try:
+            samples, note = _samples(page, driver, control, repeats)
+        except Exception as exc:  # noqa: BLE001 - one control that cannot be driven is a row, not the end
+            samples, note = [], f"not driven: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            driver.settle()
         row = {"page": route, "kind": control["kind"], "control": control["label"], "note": note, "n": len(samples),
                "samples": samples, **{f"median_{k}": _median([s[k] for s in samples])
                                       for k in ("response_s", "figure_s", "settled_s")}}
