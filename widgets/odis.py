@@ -34,6 +34,7 @@ from lab.odis import (
     scores_data,
     selection_labels,
     selection_table,
+    shuffled_overlap,
     summarise_downstream,
     with_score_set,
 )
@@ -45,6 +46,7 @@ from widgets.figures import empty_figure
 __all__ = ["OdisView", "create_view"]
 
 PAGE = PRESETS["page"]
+PAGE_SHUFFLES = 20  # shuffles behind each overlap cell's second null (about 20 ms on the default corpus)
 MAP = PRESETS["map"]  # seed, n_neighbors, min_dist of the document map
 MAX_COMPONENTS = PAGE["max_components"]
 WEIGHTS = [f"weight_{i + 1}" for i in range(MAX_COMPONENTS)]
@@ -292,9 +294,12 @@ class OdisView(StudyView, BudgetWeights):
         pcs = self._pcs()
         level = a.overlap_tokens if self.overlap_level == "tokens" and a.overlap_tokens is not None else a.overlap_docs
         # each cell beside its independence null (Note [fill overlap]: fill is 0 by construction)
+        # (analytic, and by shuffling each component alone; in documents, as the selections are made)
         null = expected_overlap(a.quotas, self.data.n)
+        shuffled, _ = shuffled_overlap(a.pc_scores, a.quotas, n_shuffles=PAGE_SHUFFLES, seed=0)
         cells = [[f"{level[i, j]:.1%}<br>{a.intersections[i, j]} docs"
-                  + (f"<br>null {null[i, j]:.1%}" if i != j and self.duplicates == "keep" else "")
+                  + (f"<br>null {null[i, j]:.1%} / {shuffled[i, j]:.1%}" if i != j and self.duplicates == "keep"
+                     else "")
                   for j in range(len(pcs))] for i in range(len(pcs))]
         return figs.heatmap(level, pcs, title=f"Overlap of per-PC selections ({self.overlap_level})",
                             zmin=0.0, zmax=1.0, colorscale="Blues", text=cells,
@@ -505,7 +510,9 @@ class OdisView(StudyView, BudgetWeights):
             pn.pane.Markdown(self.summary, sizing_mode="stretch_width"),
             pn.Row(plotly_pane(self.overlap_figure), plotly_pane(self.variance_figure), sizing_mode="stretch_width"),
             pn.pane.Markdown("Each cell of the overlap matrix is |S_i ∩ S_j| / min(|S_i|, |S_j|) for the "
-                             "documents (or tokens) picked by components i and j. The correlation heatmaps show "
+                             "documents (or tokens) picked by components i and j, with what independent components "
+                             "would give beneath it (*null*: max(k_i, k_j) / n, then the mean over 20 shuffles of "
+                             "each component's scores on its own). The correlation heatmaps show "
                              "why averaging fails: the raw dimensions are correlated, the component scores are not.",
                              sizing_mode="stretch_width"),
             plotly_pane(self.sweep_figure()),

@@ -136,7 +136,10 @@ def test_every_overlap_cell_shows_its_null_and_the_sweep_is_drawn_from_the_shipp
     v = create_view()
     cells = v.overlap_figure()["data"][0]["text"]
     null = expected_overlap(v.analysis.quotas, v.data.n)
-    assert f"null {null[0, 1]:.1%}" in cells[0][1] and "null" not in cells[0][0]
+    from lab.odis import shuffled_overlap
+
+    shuffled, _ = shuffled_overlap(v.analysis.pc_scores, v.analysis.quotas, n_shuffles=20, seed=0)
+    assert f"null {null[0, 1]:.1%} / {shuffled[0, 1]:.1%}" in cells[0][1] and "null" not in cells[0][0]
     v.duplicates = "fill"
     assert "null" not in v.overlap_figure()["data"][0]["text"][0][1]  # 0 by construction: no null to compare
     sweep = load_json_artifact("overlap_sweep")
