@@ -20,8 +20,7 @@ import pandas as pd
 
 from lab.corpus import stdlib_corpus
 from lab.device import describe_device, pick_device
-from lab.odis import analyse, correlation, expected_overlap, load_default
-from lab.odis.raters import RATER_CRITERIA, RubricRater
+from lab.odis import RATER_CRITERIA, RubricRater, analyse, correlation, expected_overlap, load_default
 from lab.paths import study_dir
 from lab.runs import atomic_write_json
 

@@ -270,10 +270,10 @@ class HouseholderView(StudyView, DirectionOffsets):
 
     def __init__(self, *, artifacts: Artifacts | None = None, **params: Any) -> None:
         super().__init__(**params)
-        self.job = self.add_job("training", errors_here=True)
+        self.job = self.add_job("training", errors_here=True).locks(
+            (self, "train_layer"), (self, "train_steps"), (self, "train"), (self, "restore"))
         self.heatmap_job = self.add_job("heatmap", errors_here=True)
         self.direction_errors = self.error_box()  # shown under the direction controls
-        self.train_button: pn.widgets.Button | None = None  # built with the page (locked while a run is in flight)
         self._art: Artifacts | None = None
         self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
         self.results_note = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -622,16 +622,15 @@ class HouseholderView(StudyView, DirectionOffsets):
         )
         return pn.Column(top, middle, training, sizing_mode="stretch_width")
 
-    def _training_controls(self) -> pn.Row:
+    def _training_controls(self) -> pn.viewable.Viewable:
         """The run's settings and buttons; all but Stop are disabled while a run is in flight."""
-        p = self.param
-        layer = pn.widgets.Select.from_param(p.train_layer, width=160, description=p.train_layer.doc)
-        steps = pn.widgets.IntInput.from_param(p.train_steps, width=120, description=p.train_steps.doc)
-        self.train_button = pn.widgets.Button.from_param(p.train, color="primary", width=180,
-                                                         description=p.train.doc)
-        restore = pn.widgets.Button.from_param(p.restore, width=210, description=p.restore.doc)
-        self.job.locks(layer, steps, self.train_button, restore)
-        return pn.Row(layer, steps, self.train_button, restore)
+        return pn.Param(
+            self.param, parameters=["train_layer", "train_steps", "train", "restore"], show_name=False,
+            default_layout=pn.Row,
+            widgets={"train_layer": {"type": pn.widgets.Select, "width": 160},
+                     "train_steps": {"type": pn.widgets.IntInput, "width": 120},
+                     "train": {"type": pn.widgets.Button, "color": "primary", "width": 180},
+                     "restore": {"type": pn.widgets.Button, "width": 210}})
 
 
 def create_view(**params: Any) -> HouseholderView:

@@ -300,12 +300,13 @@ def test_train_is_locked_while_a_run_is_in_flight_and_a_stopped_run_is_not_swapp
     view.__panel__()
     view.train_layer, view.train_steps = "linear", 2000
     shipped = view.models["linear"]
-    assert not view.train_button.disabled
+    locked = ("train_layer", "train_steps", "train", "restore")
+    assert not any(view.param[name].constant for name in locked)
     assert view.start_training()
-    assert view.train_button.disabled  # a second press cannot reset the run in flight
+    assert all(view.param[name].constant for name in locked)  # a second press cannot reset the run in flight
     view.job.stop()
     view.job.wait(300)
-    assert view.job.outcome == "stopped" and not view.train_button.disabled
+    assert view.job.outcome == "stopped" and not any(view.param[name].constant for name in locked)
     assert view.models["linear"] is shipped  # never swapped in behind the researcher's back
     status = view.job.status.object
     assert "stopped at step" in status and "of 2000" in status and "still shows the shipped" in status
