@@ -24,6 +24,12 @@ ROLE_COLORS = {
     "baseline": "#9e9e9e",  # every baseline bar
     "unselected": "#c7c7c7",
 }
+# Note [images in notebooks]: served pages send image traces as one PNG ``source`` string (small
+# and cheap to validate); in a Jupyter output the Plotly pane fails to update such a trace (the
+# browser logs "Cannot read properties of null (reading 'height')" and the figure keeps its first
+# image), so widgets.notebook.setup_notebook() switches image figures back to ``z`` arrays.
+IMAGES_AS_PNG = True
+
 # Colours of numbered series (phases, components, directions), in order.
 SERIES_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}

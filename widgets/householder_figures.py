@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from widgets import figures as _figures  # read at call time: Note [images in notebooks]
 from widgets.figures import as_list, empty_figure, layout
 
 __all__ = ["FACTOR_LABELS", "lean", "png_data_uri", "image_of", "png_image_figure", "sample_figure", "grid_figure",
@@ -71,8 +72,8 @@ def png_image_figure(img: np.ndarray, title: str, *, height: int = 300, **extra:
     """One RGB image (h, w, 3) uint8 as a figure with hidden axes, sent as a PNG (Note [images as PNG])."""
     img = np.asarray(img)
     h, w = img.shape[:2]
-    trace = {"type": "image", "source": png_data_uri(img), "hoverinfo": "skip",
-             "x0": 0, "y0": 0, "dx": 1, "dy": 1}
+    pixels = {"source": png_data_uri(img)} if _figures.IMAGES_AS_PNG else {"z": img.tolist()}
+    trace = {"type": "image", **pixels, "hoverinfo": "skip", "x0": 0, "y0": 0, "dx": 1, "dy": 1}
     lay = layout(title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                  xaxis={"visible": False, "range": [-0.5, w - 0.5]},
                  yaxis={"visible": False, "range": [h - 0.5, -0.5], "scaleanchor": "x"})

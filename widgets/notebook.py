@@ -18,6 +18,7 @@ import panel as pn
 from panel.io.resources import CDN_DIST
 
 from lab.device import describe_device
+from widgets import figures
 
 __all__ = ["EXTENSIONS", "local_dist_url", "setup_notebook", "smoke"]
 
@@ -68,6 +69,7 @@ def setup_notebook(*, quiet: bool = False) -> None:
     pn.config.inline = True  # later panes' own resources are inlined too
     pn.extension(*EXTENSIONS, inline=True, notifications=False)
     _serve_stylesheets_locally()
+    figures.IMAGES_AS_PNG = False  # Note [images in notebooks] in widgets.figures
     if not quiet:
         print("Experiments run on:", describe_device())
 

@@ -401,6 +401,9 @@ def test_setup_notebook_inlines_the_extensions_and_links_no_cdn(monkeypatch):
         module = importlib.import_module(name)
         monkeypatch.setattr(module, "patch_stylesheet", module.patch_stylesheet)
     monkeypatch.setattr(pn.config, "inline", pn.config.inline)
+    from widgets import figures as shared
+
+    monkeypatch.setattr(shared, "IMAGES_AS_PNG", shared.IMAGES_AS_PNG)  # setup_notebook switches it
 
     def links(root):
         return [s.url for m in root.references() for s in getattr(m, "stylesheets", None) or []

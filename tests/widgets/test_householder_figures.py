@@ -100,3 +100,20 @@ def test_figures_carry_the_templates_layout_not_its_name():
     template = fig["layout"]["template"]
     assert isinstance(template, dict) and set(template) == {"layout"}
     assert template["layout"]["plot_bgcolor"] == "white"
+
+
+def test_image_figures_send_png_on_pages_and_pixels_in_notebooks(monkeypatch):
+    # Note [images in notebooks]: setup_notebook() switches image traces back to z arrays
+    from widgets import figures as shared
+    from widgets.notebook import setup_notebook
+
+    img = np.random.default_rng().integers(0, 256, size=(6, 5, 3), dtype=np.uint8)
+    monkeypatch.setattr(shared, "IMAGES_AS_PNG", True)
+    page = figs.png_image_figure(img, "t")["data"][0]
+    assert "source" in page and "z" not in page
+    setup_notebook(quiet=True)
+    assert shared.IMAGES_AS_PNG is False
+    note = figs.png_image_figure(img, "t")["data"][0]
+    assert "z" in note and "source" not in note
+    np.testing.assert_array_equal(figs.image_of({"data": [page]}), img)
+    np.testing.assert_array_equal(figs.image_of({"data": [note]}), img)
