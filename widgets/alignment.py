@@ -171,13 +171,21 @@ class AlignmentView(StudyView):
         self._load_source()
 
     @classmethod
+    def default_fit(cls):
+        """The shipped default pair fitted with the page's default controls (memoised: what a fresh page shows)."""
+        p = cls.param
+        data = shared_shipped(SOURCES[p.source.default])
+        return shared_alignment(data, **_fit_controls(default_anchor_count(data, p.n_anchor_classes.default),
+                                                      p.map_type.default, p.center.default, p.group.default,
+                                                      p.seed.default))
+
+    @classmethod
     def warm(cls, progress, should_stop) -> None:
         """The default source, its fit for the default controls, and its sweep (shared by every visitor)."""
         p = cls.param
         name = SOURCES[p.source.default]
         data = shared_shipped(name)
-        shared_alignment(data, **_fit_controls(default_anchor_count(data, p.n_anchor_classes.default),
-                                               p.map_type.default, p.center.default, p.group.default, p.seed.default))
+        cls.default_fit()
         shipped_sweep(name, center=p.center.default, progress=progress, should_stop=should_stop)
         # Note [what a control recomputes]: every position of the anchor slider under the default
         # controls, so moving it on a fresh page reads lab's memo instead of fitting.

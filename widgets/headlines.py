@@ -63,12 +63,10 @@ def householder() -> Headline:
 
 
 def alignment() -> Headline:
-    """Cross-model scores before and after the orthogonal map, on the shipped toy pair (the page's defaults)."""
-    from lab.alignment import shared_alignment, shared_shipped
+    """Cross-model scores before and after the map, as a fresh /alignment page shows them (its default fit)."""
+    from widgets.alignment import AlignmentView
 
-    data = shared_shipped("toyclip")
-    result = shared_alignment(data, n_anchor_classes=10, map_type="orthogonal", center=True, allow_reflection=True,
-                              seed=0)
+    result = AlignmentView.default_fit()
     m = result.metrics.set_index(["metric", "modality"])
     picks = [("retrieval top-1 (instance)", "image", "image, instance"),
              ("retrieval top-1 (class)", "image", "image, class"),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lab.checks import check_int
+from lab.odis.analysis import embedding_map
 from lab.odis.artifacts import OdisData
 from lab.progress import Progress, ShouldStop, resolve
 
@@ -165,7 +166,8 @@ def corpus_data(corpus: pd.DataFrame, *, embed: bool = True, batch_size: int = 6
             done = min(n, start + batch_size)
             progress(0.05 + 0.9 * done / n, f"embedded {done:,} of {n:,} documents")
         embeddings = np.concatenate(parts) if parts else None
-    maps = {"pca": pca_2d(embeddings if embeddings is not None else scores.to_numpy())}
+    # the shipped corpus' PCA map of its embeddings; without them, a PCA of the standardised scores
+    maps = {"pca": embedding_map(embeddings, method="pca") if embeddings is not None else pca_2d(scores.to_numpy())}
     progress(1.0, "done")
     return OdisData(docs, scores, embeddings, maps)
 
@@ -173,8 +175,5 @@ def corpus_data(corpus: pd.DataFrame, *, embed: bool = True, batch_size: int = 6
 def pca_2d(x: np.ndarray) -> np.ndarray:
     """(n, 2) coordinates on the first two principal axes of the standardised columns of ``x``."""
     z = np.asarray(x, dtype=np.float64)
-    z = z - z.mean(0)
     sd = z.std(0)
-    z = z / np.where(sd > 0, sd, 1.0)
-    _, _, vt = np.linalg.svd(z, full_matrices=False)
-    return z @ vt[:2].T
+    return embedding_map((z - z.mean(0)) / np.where(sd > 0, sd, 1.0), method="pca")
