@@ -105,6 +105,9 @@ RATER_CRITERIA: dict[str, Criterion] = {
          "A stray fragment such as 'also the other one' cut from something else.")),
 }
 
+_HIGH = dict.fromkeys(RATER_GROUPS, 1)  # a text written to be high in every group
+_LOW = dict.fromkeys(RATER_GROUPS, 0)
+
 # A small labelled set, written for calibration: each text with a 1 (high) or 0 (low) label
 # for each of the four groups it was written to exemplify.
 CALIBRATION: tuple[tuple[str, dict[str, int]], ...] = (
@@ -114,32 +117,32 @@ CALIBRATION: tuple[tuple[str, dict[str, int]], ...] = (
     ("The garbage collector finds reference cycles by tracking container objects in three generations. Objects "
      "that survive a collection move to an older generation, which is examined less often, because most objects "
      "die young; the thresholds trade pause length against memory held by unreachable cycles.",
-     {"language quality": 1, "knowledge quality": 1, "comprehension difficulty": 1, "information quality": 1}),
+     _HIGH),
     ("To read a file line by line, open it in a with statement and loop over the file object. Each iteration "
      "yields one line including its newline; call rstrip() to drop it. The file is closed when the block ends.",
      {"language quality": 1, "knowledge quality": 1, "comprehension difficulty": 0, "information quality": 1}),
     ("Because the hash of a key decides its slot, two keys that compare equal must have equal hashes; otherwise "
      "a lookup probes the wrong slot and misses an entry that is present. Mutable objects therefore cannot be "
      "keys: mutating one after insertion would change its hash and strand it.",
-     {"language quality": 1, "knowledge quality": 1, "comprehension difficulty": 1, "information quality": 1}),
+     _HIGH),
     ("The cat sat on the mat. It was a sunny day. The cat was happy.",
      {"language quality": 1, "knowledge quality": 0, "comprehension difficulty": 0, "information quality": 0}),
     ("click here!!! best deals buy now free free free limited offer click",
-     {"language quality": 0, "knowledge quality": 0, "comprehension difficulty": 0, "information quality": 0}),
+     _LOW),
     ("see above. also the other one. yes that.",
-     {"language quality": 0, "knowledge quality": 0, "comprehension difficulty": 0, "information quality": 0}),
+     _LOW),
     ("foo bar baz qux x1 x2 x3 TODO TODO fix later ??? ;;; --- ###",
-     {"language quality": 0, "knowledge quality": 0, "comprehension difficulty": 0, "information quality": 0}),
+     _LOW),
     ("Home | About | Contact | Privacy | Terms | Copyright 2020 All rights reserved",
      {"language quality": 0, "knowledge quality": 0, "information quality": 0}),
     ("hello how are you i am fine thanks and you lol ok bye",
-     {"language quality": 0, "knowledge quality": 0, "comprehension difficulty": 0, "information quality": 0}),
+     _LOW),
     ("A deadlock needs four conditions at once: mutual exclusion, hold and wait, no preemption and a circular "
      "wait. Acquiring locks in one global order breaks the cycle, so no thread can wait on a lock held by a "
      "thread that waits, directly or not, on it.",
-     {"language quality": 1, "knowledge quality": 1, "comprehension difficulty": 1, "information quality": 1}),
+     _HIGH),
     ("it does the thing with the stuff when it is called sometimes",
-     {"language quality": 0, "knowledge quality": 0, "comprehension difficulty": 0, "information quality": 0}),
+     _LOW),
 )
 
 
