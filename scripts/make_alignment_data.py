@@ -1,10 +1,14 @@
 """Build the alignment study's shipped artifacts in data/alignment/ (a few MB, no downloads).
 
     python scripts/make_alignment_data.py [--only toyclip|minilm] [--steps N] [--smoke]
+    python scripts/make_alignment_data.py --report-toyclip [--seeds 5]
 
 - toyclip_embeddings.npz/.json: two toy CLIPs (model A: CNN + bag of words, model B: MLP +
-  ordered words) trained here on drawn shapes; image embeddings of fresh evaluation images,
-  text embeddings of all 300 captions, class labels and the anchor-pool mask.
+  ordered words) trained here on drawn shapes with partial captions (PairConfig.captions);
+  image embeddings of fresh evaluation images, text embeddings of all 300 full captions,
+  class labels and the anchor-pool mask; the .json records each model's own retrieval.
+- --report-toyclip trains nothing: it prints the shipped toy pair's checks and scores over
+  anchor seeds (the numbers in data/alignment/README.md).
 - minilm_layers.npz/.json: the packaged MiniLM's sentence embedding and the mean-pooled
   hidden states of layers 1 and 3 for standard-library docstrings from 30 packages.
 """
@@ -41,6 +45,72 @@ def build_toyclip(out: Path, steps: int | None, smoke: bool) -> None:
     info["meta"]["run"] = run.id
     save_toy_npz(info["arrays"], info["meta"], out / "toyclip_embeddings.npz")
     print(f"toyclip: {data.n} images x {data.dim} dims, {time.time() - t0:.0f} s, run {run.path}")
+
+
+def _mean_std(values: list[float]) -> str:
+    v = np.asarray(values, dtype=np.float64)
+    return f"{v.mean():.3f} ± {v.std(ddof=1) if v.size > 1 else 0.0:.3f}"
+
+
+def report_toyclip(out: Path, n_seeds: int) -> None:
+    """Print the shipped toy pair's checks and its scores over ``n_seeds`` anchor seeds."""
+    import torch
+
+    from lab.alignment import (
+        PRESETS,
+        ProcrustesAligner,
+        compare_maps,
+        comparison_size,
+        load_shipped,
+        retrieval_top1,
+        run_alignment,
+    )
+    from lab.alignment.training import own_retrieval
+    from lab.files import load_arrays
+
+    arrays = load_arrays(out / "toyclip_embeddings.npz")
+    data = load_shipped("toyclip", root=out)
+    cid = np.asarray(arrays["caption_ids"])
+    for key, scores in own_retrieval(arrays).items():
+        print(f"model {key.upper()} own image->text top-1 (1,500 unseen images vs 300 full captions): "
+              f"same caption {scores['caption']:.3f}, class {scores['class']:.3f}")
+    X, Y = data.x.astype(np.float64), data.y.astype(np.float64)
+    fitted = ProcrustesAligner().fit(X, Y).transform(X).numpy()
+    r2 = 1.0 - float(((Y - fitted) ** 2).sum() / ((Y - Y.mean(0)) ** 2).sum())
+    print(f"in-sample orthogonal R^2 on all {len(X)} images: {r2:.3f}")
+    rows = data.test_rows()
+    _, inverse, counts = np.unique(cid[rows], return_inverse=True, return_counts=True)
+    print(f"instance-level ceiling: {np.mean(counts[inverse] == 1):.3f} of the {rows.size} held-out images have a "
+          f"caption no other held-out image has")
+    seeds = list(range(n_seeds))
+    k = PRESETS["report"]["anchor_classes"]
+    scores: dict[str, list[float]] = {}
+    for seed in seeds:
+        res = run_alignment(data, n_anchor_classes=k, seed=seed)
+        m = res.metrics.set_index(["metric", "modality"])
+        ev = res.eval_rows
+        for when, xa in (("before", data.x[ev]), ("after", res.x_after)):
+            q = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.float32))
+            scores.setdefault(f"image same-caption top-1 {when}", []).append(
+                retrieval_top1(q, data.y[ev], query_labels=cid[ev], gallery_labels=cid[ev]))
+            scores.setdefault(f"image class top-1 {when}", []).append(
+                retrieval_top1(q, data.y[ev], query_labels=data.labels[ev], gallery_labels=data.labels[ev]))
+            scores.setdefault(f"image instance top-1 {when}", []).append(
+                float(m.loc[("retrieval top-1 (instance)", "image"), when]))
+            scores.setdefault(f"text->text top-1 (300 captions, image-fitted map) {when}", []).append(
+                float(m.loc[("retrieval top-1 (instance)", "text"), when]))
+    print(f"\northogonal map fitted on the anchor-pool images of {k} classes; scored on the {data.test_rows().size} "
+          f"held-out images and the 300 captions; anchor seeds {seeds}:")
+    for name, values in scores.items():
+        print(f"  {name}: {_mean_std(values)}")
+    n_cmp = comparison_size(data)
+    for n_classes in sorted({n_cmp, k}):
+        cmp = compare_maps(data, n_anchor_classes=n_classes, seeds=seeds)
+        print(f"\nheld-out classes only, {n_classes} anchor classes, seeds {seeds} (compare_maps):")
+        for mt, g in cmp.groupby("map_type", sort=False):
+            print(f"  {mt:>10}: class top-1 {_mean_std(g['image_class_top1'].tolist())}, "
+                  f"instance top-1 {_mean_std(g['image_top1'].tolist())}, "
+                  f"text top-1 {_mean_std(g['text_top1'].tolist())}, zero-shot {_mean_std(g['zero_shot'].tolist())}")
 
 
 def _package(source: str) -> str:
@@ -90,11 +160,16 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=None, help="optimiser steps per toy model")
     ap.add_argument("--smoke", action="store_true", help="tiny toy models (seconds), for checking the script")
     ap.add_argument("--out", default=str(study_dir("alignment")))
+    ap.add_argument("--report-toyclip", action="store_true", help="print the shipped toy pair's scores, train nothing")
+    ap.add_argument("--seeds", type=int, default=5, help="anchor seeds of --report-toyclip")
     a = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     out = Path(a.out)
+    if a.report_toyclip:
+        report_toyclip(out, a.seeds)
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     if a.only in (None, "toyclip"):
         build_toyclip(out, a.steps, a.smoke)

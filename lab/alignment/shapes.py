@@ -2,10 +2,21 @@
 
 Every image shows one shape (circle, square, triangle, cross or ring) in one of six colours,
 small or large, at one of five places, on a noisy grey background, with small random
-jitter in place, size and hue. Its caption names the four attributes, e.g.
-"a large red circle on the left". Generation is deterministic given the seed and needs no
-download. The class of an image (for anchor selection and class-level retrieval) is its
-(shape, colour) pair: 5 x 6 = 30 classes.
+jitter in place, size and hue. Its full caption names the four attributes, e.g.
+"a large red circle on the left" (300 distinct full captions). Generation is deterministic
+given the seed and needs no download. The class of an image (for anchor selection and
+class-level retrieval) is its (shape, colour) pair: 5 x 6 = 30 classes.
+
+Partial captions (the toy CLIPs' default training captions, see
+:func:`draw_partial_captions`) always name the shape and name each other attribute only
+with a given probability, e.g. "a circle", "a red circle", "a large circle at the top":
+630 distinct captions (:func:`partial_captions`), of which the 300 full ones are a subset.
+
+Note [overlapping captions]: with one exact caption per image, contrastive training fixes
+only how each image sits against its own caption; how non-matching captions sit relative to
+each other is left free, so two models trained apart have no reason to share that geometry.
+Captions that overlap ("a circle" describes every circle image, "a red circle" every red
+one) tie every caption to many images and so pin the shared geometry.
 """
 
 from __future__ import annotations
@@ -20,7 +31,8 @@ import torch
 from lab.checks import check_int
 from lab.seeding import numpy_rng
 
-__all__ = ["SHAPES", "COLOURS", "SIZES", "POSITIONS", "VOCAB", "ShapesData", "make_shapes", "all_captions",
+__all__ = ["SHAPES", "COLOURS", "SIZES", "POSITIONS", "VOCAB", "CAPTION_MODES", "ShapesData", "make_shapes",
+           "all_captions", "partial_captions", "attribute_codes", "draw_partial_captions", "caption_matches",
            "tokenize", "class_names"]
 
 SHAPES = ("circle", "square", "triangle", "cross", "ring")
@@ -43,6 +55,8 @@ POSITIONS = {  # phrase, centre as a fraction of the image side (x, y), y downwa
 _WORDS = ["<pad>", "a", "on", "the", "at", "in", *SIZES, *COLOURS, *SHAPES, "left", "right", "top", "bottom", "middle"]
 VOCAB = {w: i for i, w in enumerate(_WORDS)}
 MAX_TOKENS = 7  # "a large red circle on the left" is the longest caption
+CAPTION_MODES = ("partial", "full")  # training captions: shape + a random subset of the rest, or all four
+_SLOTS = (len(SIZES) + 1, len(COLOURS) + 1, len(SHAPES), len(POSITIONS) + 1)  # values per caption slot, 0 = absent
 
 
 def class_names() -> list[str]:
@@ -61,6 +75,71 @@ def all_captions() -> pd.DataFrame:
         rows.append({"caption": _caption(shape, colour, size, position), "shape": shape, "colour": colour,
                      "size": size, "position": position, "label": si * len(COLOURS) + ci})
     return pd.DataFrame(rows)
+
+
+def partial_captions() -> pd.DataFrame:
+    """Every caption that names the shape and any subset of size, colour and position (630).
+
+    Row i is the caption of key i (see :func:`draw_partial_captions`); absent attributes are
+    None. The full captions are the rows where all four are named.
+    """
+    rows = []
+    for key in range(int(np.prod(_SLOTS))):
+        s, c, k, p = np.unravel_index(key, _SLOTS)
+        size = SIZES[s - 1] if s else None
+        colour = list(COLOURS)[c - 1] if c else None
+        position = list(POSITIONS)[p - 1] if p else None
+        words = ["a", size, colour, SHAPES[k], POSITIONS[position][0] if position else None]
+        rows.append({"caption": " ".join(w for w in words if w), "shape": SHAPES[k], "colour": colour, "size": size,
+                     "position": position})
+    return pd.DataFrame(rows)
+
+
+_PARTIAL_TOKENS: torch.Tensor | None = None
+
+
+def _partial_tokens() -> torch.Tensor:
+    """(630, MAX_TOKENS) token ids of :func:`partial_captions`, built once."""
+    global _PARTIAL_TOKENS
+    if _PARTIAL_TOKENS is None:
+        _PARTIAL_TOKENS = tokenize(partial_captions()["caption"].tolist())
+    return _PARTIAL_TOKENS
+
+
+def attribute_codes(attributes: pd.DataFrame) -> np.ndarray:
+    """(n, 4) int64 indices of (size, colour, shape, position) in SIZES, COLOURS, SHAPES, POSITIONS."""
+    return np.stack([
+        attributes["size"].map(SIZES.index).to_numpy(),
+        attributes["colour"].map(list(COLOURS).index).to_numpy(),
+        attributes["shape"].map(SHAPES.index).to_numpy(),
+        attributes["position"].map(list(POSITIONS).index).to_numpy(),
+    ], axis=1).astype(np.int64)
+
+
+def draw_partial_captions(
+    codes: torch.Tensor, keep_prob: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw one partial caption per image: the shape always, each other attribute with ``keep_prob``.
+
+    ``codes``: (n, 4) from :func:`attribute_codes`. Returns (tokens (n, MAX_TOKENS), keys (n,)
+    rows of :func:`partial_captions`, named (n, 4) caption attributes with -1 where absent).
+    Deterministic for the generator's state.
+    """
+    codes = torch.as_tensor(codes, dtype=torch.long)
+    keep = torch.rand(codes.shape, generator=generator) < keep_prob  # (n, 4)
+    keep[:, 2] = True  # the shape is always named
+    named = torch.where(keep, codes, torch.full_like(codes, -1))  # (n, 4)
+    slot = named + 1  # (n, 4): 0 = absent
+    slot[:, 2] = codes[:, 2]  # the shape slot has no "absent" value
+    keys = ((slot[:, 0] * _SLOTS[1] + slot[:, 1]) * _SLOTS[2] + slot[:, 2]) * _SLOTS[3] + slot[:, 3]  # (n,)
+    return _partial_tokens()[keys], keys, named
+
+
+def caption_matches(codes: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
+    """(n_images, n_captions) bool: image i has every attribute caption j names (-1 = not named)."""
+    codes, named = torch.as_tensor(codes), torch.as_tensor(named)
+    ok = (named[None, :, :] == -1) | (named[None, :, :] == codes[:, None, :])  # (n_img, n_cap, 4)
+    return ok.all(dim=-1)
 
 
 def tokenize(captions: list[str]) -> torch.Tensor:

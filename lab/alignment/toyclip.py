@@ -9,6 +9,11 @@ well one orthogonal map relates them. Architectures are chosen by name in the co
 - text encoders: 'bow' (mean of word embeddings through an MLP), 'concat' (the word
   embeddings in order, concatenated, through an MLP) or 'gru' (a GRU over the tokens,
   last state through a linear layer)
+
+Training captions are chosen by name too (``TrainConfig.captions``): 'partial' (the default)
+draws a fresh caption for every image of every batch that names the shape and each other
+attribute with probability ``keep_prob``; 'full' uses each image's one full caption (the
+pair shipped before issue 14). See Note [overlapping captions] in :mod:`lab.alignment.shapes`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lab.alignment.shapes import MAX_TOKENS, VOCAB, ShapesData
-from lab.checks import check_int
+from lab.alignment.shapes import (
+    CAPTION_MODES,
+    MAX_TOKENS,
+    VOCAB,
+    ShapesData,
+    attribute_codes,
+    caption_matches,
+    draw_partial_captions,
+)
+from lab.checks import check_float, check_int
 from lab.device import pick_device
 from lab.progress import Progress, ShouldStop, resolve
 from lab.runs import Run
@@ -136,18 +149,28 @@ class ToyClip(nn.Module):
 
 
 def clip_loss(
-    img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, caption_ids: torch.Tensor
+    img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor, caption_ids: torch.Tensor | None = None,
+    *, matches: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Symmetric InfoNCE where every pair with the same caption counts as a positive.
+    """Symmetric InfoNCE where every matching image-caption pair counts as a positive.
 
     Note [duplicate captions]: a batch often holds several images with the same caption;
     treating them as negatives of each other would push identical captions apart, so the
-    target of each row is uniform over the rows sharing its caption.
+    target of each row is uniform over the rows sharing its caption (``caption_ids``).
+    With partial captions the positives are ``matches`` instead: (b_img, b_txt) bool, image i
+    has every attribute caption j names ("a circle" is a positive of every circle image).
+    Each image row's target is uniform over its matching captions and each caption row's
+    over its matching images; for full captions the two rules agree.
     """
+    if (caption_ids is None) == (matches is None):
+        raise ValueError("caption_ids, matches: give exactly one of them")
     logits = logit_scale.exp().clamp(max=100.0) * img @ txt.T  # (b, b)
-    same = (caption_ids[:, None] == caption_ids[None, :]).float()  # (b, b)
-    target = same / same.sum(1, keepdim=True)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    if matches is None:
+        matches = caption_ids[:, None] == caption_ids[None, :]  # (b, b)
+    pos = matches.to(logits.dtype)  # (b_img, b_txt); every row and column holds its own pair
+    target_img = pos / pos.sum(1, keepdim=True)
+    target_txt = pos.T / pos.T.sum(1, keepdim=True)
+    return 0.5 * (F.cross_entropy(logits, target_img) + F.cross_entropy(logits.T, target_txt))
 
 
 @dataclass
@@ -156,8 +179,15 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    seed: int = 0  # init and batch order
+    seed: int = 0  # init, batch order and the partial captions drawn
     checkpoint_every: int = 200  # steps between checkpoints (resume picks up from the last one)
+    captions: str = "partial"  # 'partial': shape + each other attribute with keep_prob, fresh per batch; 'full'
+    keep_prob: float = 0.5  # chance that a partial caption names the size, the colour, the position (each)
+
+    def __post_init__(self) -> None:
+        if self.captions not in CAPTION_MODES:
+            raise ValueError(f"captions: expected one of {CAPTION_MODES}, got {self.captions!r}")
+        self.keep_prob = check_float("keep_prob", self.keep_prob, lo=0.0, hi=1.0)
 
 
 def train_toy_clip(
@@ -207,6 +237,7 @@ def train_toy_clip(
 
     images, tokens = data.images, data.tokens
     cids = torch.as_tensor(data.caption_ids)
+    codes = torch.from_numpy(attribute_codes(data.attributes))  # (n, 4) size, colour, shape, position
     model.train()
     step = start
     for step in range(start, steps):
@@ -215,8 +246,13 @@ def train_toy_clip(
             break
         idx = torch.randint(0, len(data), (batch,), generator=gen)
         img = model.encode_image(images[idx].to(dev))
-        txt = model.encode_text(tokens[idx].to(dev))
-        loss = clip_loss(img, txt, model.logit_scale, cids[idx].to(dev))
+        if train.captions == "partial":
+            tok, _, named = draw_partial_captions(codes[idx], train.keep_prob, gen)  # a fresh caption per image
+            txt = model.encode_text(tok.to(dev))
+            loss = clip_loss(img, txt, model.logit_scale, matches=caption_matches(codes[idx], named).to(dev))
+        else:
+            txt = model.encode_text(tokens[idx].to(dev))
+            loss = clip_loss(img, txt, model.logit_scale, cids[idx].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

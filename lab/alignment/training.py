@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from lab.alignment.shapes import all_captions, class_names, make_shapes
+from lab.alignment.metrics import retrieval_top1
+from lab.alignment.shapes import CAPTION_MODES, all_captions, class_names, make_shapes
 from lab.alignment.sources import AlignmentData, from_arrays
 from lab.alignment.toyclip import ToyClipConfig, TrainConfig, embed_shapes, train_toy_clip
+from lab.checks import check_float
 from lab.progress import Progress, ShouldStop, resolve, scaled
 from lab.runs import Run, atomic_write_bytes, atomic_write_json
 
-__all__ = ["PairConfig", "train_pair", "save_toy_npz", "toy_arrays"]
+__all__ = ["PairConfig", "train_pair", "save_toy_npz", "toy_arrays", "own_retrieval"]
 
 
 @dataclass
@@ -36,6 +38,10 @@ class PairConfig:
     batch_size: int = 128
     lr: float = 3e-3
     data_seed: int = 0  # the training images; the evaluation images use data_seed + 1
+    # Training captions: 'partial' names the shape and each other attribute with keep_prob, drawn
+    # fresh for every batch (Note [overlapping captions] in shapes); 'full' is the one full caption.
+    captions: str = "partial"
+    keep_prob: float = 0.5
     # The two models differ in architecture and seed: model A a CNN + bag of words, model B an MLP
     # + ordered words (the study asks whether models built differently still share one geometry).
     model_a: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "cnn", "text_encoder": "bow",
@@ -43,12 +49,17 @@ class PairConfig:
     model_b: dict[str, Any] = field(default_factory=lambda: {"image_encoder": "mlp", "text_encoder": "concat",
                                                              "seed": 2})
 
+    def __post_init__(self) -> None:
+        if self.captions not in CAPTION_MODES:
+            raise ValueError(f"captions: expected one of {CAPTION_MODES}, got {self.captions!r}")
+        self.keep_prob = check_float("keep_prob", self.keep_prob, lo=0.0, hi=1.0)
+
 
 def _model_config(cfg: PairConfig, spec: dict[str, Any]) -> tuple[ToyClipConfig, TrainConfig]:
     mc = ToyClipConfig(image_encoder=spec["image_encoder"], text_encoder=spec["text_encoder"],
                        embed_dim=cfg.embed_dim, width=cfg.width, image_size=cfg.image_size)
     tc = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, seed=int(spec["seed"]),
-                     checkpoint_every=max(1, cfg.steps // 4))
+                     checkpoint_every=max(1, cfg.steps // 4), captions=cfg.captions, keep_prob=cfg.keep_prob)
     return mc, tc
 
 
@@ -63,6 +74,23 @@ def toy_arrays(cfg: PairConfig, models: dict[str, Any]) -> dict[str, np.ndarray]
     mask[rng.permutation(len(ev))[: len(ev) // 2]] = True
     return {"x": ia, "y": ib, "labels": ev.labels, "caption_ids": ev.caption_ids, "x2": ta, "y2": tb,
             "labels2": caps["label"].to_numpy().astype(np.int64), "train_mask": mask}
+
+
+def own_retrieval(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Each model's own image->text top-1 on the evaluation images against the 300 full captions.
+
+    ``arrays``: what :func:`toy_arrays` returns. Per model ('a', 'b'): 'caption' counts the
+    nearest caption correct when it is the image's own full caption, 'class' when it names
+    the image's shape and colour. None of these images was seen in training.
+    """
+    n_caps = len(arrays["labels2"])
+    out = {}
+    for key, img, txt in (("a", arrays["x"], arrays["x2"]), ("b", arrays["y"], arrays["y2"])):
+        out[key] = {
+            "caption": retrieval_top1(img, txt, query_labels=arrays["caption_ids"], gallery_labels=np.arange(n_caps)),
+            "class": retrieval_top1(img, txt, query_labels=arrays["labels"], gallery_labels=arrays["labels2"]),
+        }
+    return out
 
 
 def _spaces(cfg: PairConfig) -> list[str]:
@@ -100,7 +128,8 @@ def train_pair(
             return None, {"histories": histories, "stopped": True}
     arrays = toy_arrays(cfg, models)
     meta = {"label_names": class_names(), "spaces": _spaces(cfg), "config": asdict(cfg),
-            "final_loss": {k: h[-1]["loss"] for k, h in histories.items() if h}}
+            "final_loss": {k: h[-1]["loss"] for k, h in histories.items() if h},
+            "own_retrieval": own_retrieval(arrays)}
     if run is not None:
         import torch
 
