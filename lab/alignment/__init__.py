@@ -11,7 +11,8 @@ packaged MiniLM against one of its own intermediate layers.
 The public face: views, notebooks, scripts and benchmarks import from here only. The rooms
 hold one idea each:
 
-- :mod:`lab.alignment.maps`        ProcrustesAligner, LinearMapAligner, MLPAligner
+- :mod:`lab.alignment.maps`        ProcrustesAligner, LinearMapAligner, RidgeCVAligner, MLPAligner
+- :mod:`lab.alignment.stiefel`     the least-squares map with orthonormal columns (unequal widths)
 - :mod:`lab.alignment.metrics`     linear_cka, unbiased_cka, retrieval_top1, ...
 - :mod:`lab.alignment.shapes`      the procedural captioned-shapes data set
 - :mod:`lab.alignment.toyclip`     the two toy CLIP models and their training loop
@@ -43,10 +44,12 @@ from lab.alignment.experiment import (
 )
 from lab.alignment.maps import (
     MAP_TYPES,
+    SEMI_ORTHOGONAL,
     CrossStats,
     LinearMapAligner,
     MLPAligner,
     ProcrustesAligner,
+    RidgeCVAligner,
     cross_statistics,
     make_aligner,
     orthogonality_error,
@@ -67,8 +70,10 @@ __all__ = [
     # the maps (estimators) and the metrics
     "ProcrustesAligner",
     "LinearMapAligner",
+    "RidgeCVAligner",
     "MLPAligner",
     "MAP_TYPES",
+    "SEMI_ORTHOGONAL",
     "make_aligner",
     "orthogonality_error",
     "CrossStats",

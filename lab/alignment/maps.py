@@ -13,6 +13,7 @@ memory works. The MLP is a small baseline and needs the rows in memory.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -20,6 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from lab.alignment.stiefel import semi_orthogonal_lstsq
 from lab.checks import (
     as_array,
     check_bool,
@@ -31,7 +33,7 @@ from lab.checks import (
     check_matrix,
     check_same_rows,
 )
-from lab.device import as_tensor, pick_device
+from lab.device import as_tensor, one_cpu_thread, pick_device
 
 __all__ = [
     "ProcrustesAligner",
@@ -42,9 +44,12 @@ __all__ = [
     "orthogonality_error",
     "make_aligner",
     "MAP_TYPES",
+    "SEMI_ORTHOGONAL",
+    "RidgeCVAligner",
 ]
 
-MAP_TYPES = ("orthogonal", "linear", "mlp")
+MAP_TYPES = ("orthogonal", "linear", "ridge", "mlp")
+SEMI_ORTHOGONAL = ("least_squares", "polar")  # ProcrustesAligner's maps between spaces of different widths
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -94,6 +99,20 @@ def _pairs(X: Any, Y: Any) -> Iterable[tuple[Any, Any]]:
         return iter(X)
     except TypeError as exc:
         raise TypeError(f"X: expected an array or an iterable of (X_chunk, Y_chunk), got {type(X).__name__}") from exc
+
+
+def _peek_widths(pairs: Iterable[tuple[Any, Any]]) -> tuple[Iterable[tuple[Any, Any]], tuple[int, int]]:
+    """(the same pairs, (d_x, d_y) of the first pair); widths are 0 when they cannot be read."""
+    it = iter(pairs)
+    try:
+        first = next(it)
+    except StopIteration:
+        return iter(()), (0, 0)
+    try:
+        widths = (int(first[0].shape[-1]), int(first[1].shape[-1]))
+    except (AttributeError, IndexError, TypeError):
+        widths = (0, 0)  # not arrays: cross_statistics names the problem
+    return itertools.chain([first], it), widths
 
 
 def cross_statistics(
@@ -184,6 +203,13 @@ class ProcrustesAligner:
         Subtract each side's own mean before fitting (else the means are zero).
     allow_reflection : bool, default True
         True fits over O(d); False restricts to SO(d) (det R = +1).
+    semi_orthogonal : {"least_squares", "polar"}, default "least_squares"
+        The map when space A is wider than space B (d_x > d_y; R has orthonormal columns).
+        "least_squares" minimises ||Xc R - Yc|| over such maps (an iterative solver,
+        :func:`lab.alignment.stiefel.semi_orthogonal_lstsq`, started from the polar factor);
+        "polar" takes the polar factor U V^T of Xc^T Yc, which is the least-squares map only
+        when d_x <= d_y (Note [polar factor is not the least-squares map]). Equal widths and
+        d_x < d_y ignore it: there both are the same map.
     normalize : bool, default False
         L2-normalise every row of X and Y before anything else (the paper's habit for
         contrastive embeddings). Off by default so the map is the plain Procrustes fit.
@@ -202,6 +228,10 @@ class ProcrustesAligner:
         Singular values of Xc^T Yc, descending.
     n_samples_ : int
         Rows the fit saw.
+    n_iter_ : int
+        Newton steps of the semi-orthogonal solver (0 when the map is closed-form).
+    converged_ : bool
+        Whether that solver met its tolerance (True for closed-form maps).
 
     Examples
     --------
@@ -216,11 +246,13 @@ class ProcrustesAligner:
     True
     """
 
-    def __init__(self, *, center: bool = True, allow_reflection: bool = True, normalize: bool = False,
+    def __init__(self, *, center: bool = True, allow_reflection: bool = True,
+                 semi_orthogonal: str = "least_squares", normalize: bool = False,
                  device: str | torch.device | None = None, dtype: torch.dtype | None = None,
                  chunk_rows: int = 65536) -> None:
         self.center = center
         self.allow_reflection = allow_reflection
+        self.semi_orthogonal = semi_orthogonal
         self.normalize = normalize
         self.device = device
         self.dtype = dtype
@@ -250,14 +282,22 @@ class ProcrustesAligner:
         allow_reflection = check_bool("allow_reflection", self.allow_reflection)
         check_bool("normalize", self.normalize)
         check_dtype("dtype", self.dtype)
+        if self.semi_orthogonal not in SEMI_ORTHOGONAL:
+            raise ValueError(f"semi_orthogonal: expected one of {SEMI_ORTHOGONAL}, got {self.semi_orthogonal!r}")
         pairs = _pairs(X, Y)
         if self.normalize:
             pairs = self._prep(pairs)
-        stats = cross_statistics(pairs, device=self.device, dtype=self.dtype, chunk_rows=self.chunk_rows)
+        # The Gram matrix X^T X is only needed by the least-squares map of a wider space A, and
+        # the widths are known from the first chunk; a square fit never pays for it.
+        pairs, (d_x, d_y) = _peek_widths(pairs)
+        gram = self.semi_orthogonal == "least_squares" and d_x > d_y
+        stats = cross_statistics(pairs, with_gram=gram, device=self.device, dtype=self.dtype,
+                                 chunk_rows=self.chunk_rows)
         M = stats.centred_cross(center)  # (d_x, d_y)
         if M.dtype in (torch.float16, torch.bfloat16):  # no half-precision SVD: fit in float32
             M = M.float()
         U, S, Vh = torch.linalg.svd(M, full_matrices=False)  # U (d_x, k), S (k,), Vh (k, d_y)
+        self.n_iter_, self.converged_ = 0, True
         if not allow_reflection:
             if M.shape[0] != M.shape[1]:
                 raise ValueError(
@@ -273,6 +313,11 @@ class ProcrustesAligner:
         # fewer anchors than dimensions, U and V are not unique and neither is R; every choice
         # gives the same residual on the anchors but differs off them. torch's choice is kept.
         self.rotation_ = U @ Vh  # (d_x, d_y)
+        if stats.xtx is not None:  # space A is wider: the least-squares map (Note in stiefel)
+            G = stats.centred_gram(center).to(M.dtype)  # (d_x, d_x)
+            with one_cpu_thread(M.device):
+                fit = semi_orthogonal_lstsq(G, M, init=self.rotation_)
+            self.rotation_, self.n_iter_, self.converged_ = fit.R, fit.n_iter, fit.converged
         self.singular_values_ = S
         self.n_samples_ = stats.n
         if self.center:
@@ -389,6 +434,130 @@ class LinearMapAligner:
         return self.weight_
 
 
+# ----------------------------------------------------------------------------- ridge
+class RidgeCVAligner:
+    """The ridge map argmin_W ||Xc W - Yc||^2 + alpha ||W||^2, alpha chosen by k-fold cross-validation.
+
+    The baseline beside the minimum-norm least-squares map: with about as many anchors as
+    dimensions, plain least squares interpolates noise and its held-out error peaks (the dip
+    near n = d); a ridge map with a cross-validated alpha does not, so "orthogonal beats
+    linear" is judged against this map too. One alpha serves every output column (the one
+    with the lowest mean squared error over the folds, each fold weighted equally).
+
+    Parameters
+    ----------
+    alphas : sequence of float, optional
+        Candidates; default 13 values from 1e-4 to 1e2 times tr(Xc^T Xc) / d_x (the mean
+        eigenvalue of the anchors' Gram matrix), so the grid follows the data's scale.
+    cv : int, default 5
+        Folds (shuffled with ``seed``); at most the number of anchors.
+    center : bool, default True
+        Each fold, and the final fit, centre by their own training rows' means.
+    seed : int, default 0
+    device : torch.device or str, optional
+
+    Attributes
+    ----------
+    weight_ : Tensor of shape (d_x, d_y)
+    alpha_ : float
+        The chosen alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+    cv_mse_ : ndarray of shape (n_alphas,)
+        Mean held-out squared error per row and column, over the folds.
+    mean_x_, mean_y_ : Tensor of shape (d_x,) and (d_y,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(60, 5, dtype=torch.float64, generator=g)
+    >>> W = torch.randn(5, 2, dtype=torch.float64, generator=g)
+    >>> ridge = RidgeCVAligner(cv=3).fit(X, X @ W + 0.01 * torch.randn(60, 2, dtype=torch.float64, generator=g))
+    >>> bool(torch.allclose(ridge.weight_, W, atol=0.05))
+    True
+    """
+
+    def __init__(self, *, alphas: Any = None, cv: int = 5, center: bool = True, seed: int = 0,
+                 device: str | torch.device | None = None) -> None:
+        self.alphas = alphas
+        self.cv = cv
+        self.center = center
+        self.seed = seed
+        self.device = device
+
+    @staticmethod
+    def _solve(Xtr: torch.Tensor, Ytr: torch.Tensor, alphas: np.ndarray, center: bool):
+        """Per alpha, the ridge weights of one training split via one eigendecomposition."""
+        mx = Xtr.mean(0) if center else torch.zeros_like(Xtr[0])
+        my = Ytr.mean(0) if center else torch.zeros_like(Ytr[0])
+        Xc, Yc = Xtr - mx, Ytr - my
+        evals, V = torch.linalg.eigh(Xc.T @ Xc)  # (d_x,), (d_x, d_x)
+        VtC = V.T @ (Xc.T @ Yc)  # (d_x, d_y)
+        evals = evals.clamp_min(0)
+        return mx, my, [V @ (VtC / (evals + float(a))[:, None]) for a in alphas]
+
+    def fit(self, X: Any, Y: Any = None) -> "RidgeCVAligner":
+        """Choose alpha by cross-validation on the paired rows, then fit on all of them; returns self.
+
+        Parameters
+        ----------
+        X, Y : array-like of shape (n_samples, d_x) and (n_samples, d_y)
+            Paired rows of the two spaces (chunk pairs are concatenated: the folds need the rows).
+        """
+        from sklearn.model_selection import KFold
+
+        if Y is None:
+            pairs = list(_pairs(X, None))
+            X = torch.cat([as_tensor(a, name="X", device=self.device) for a, _ in pairs])
+            Y = torch.cat([as_tensor(b, name="Y", device=X.device) for _, b in pairs])
+        X = check_matrix("X", as_tensor(X, name="X", device=self.device))
+        Y = check_matrix("Y", as_tensor(Y, name="Y", device=X.device, dtype=X.dtype))
+        check_same_rows("X", X, "Y", Y)
+        check_finite("X", X)
+        check_finite("Y", Y)
+        center = check_bool("center", self.center)
+        n = X.shape[0]
+        if n < 3:
+            raise ValueError(f"X: ridge cross-validation needs at least 3 paired rows, got {n}")
+        cv = check_int("cv", self.cv, lo=2)
+        cv = min(cv, n)
+        if self.alphas is None:
+            Xc = X - X.mean(0) if center else X
+            base = float(torch.sum(Xc * Xc)) / X.shape[1] or 1.0
+            alphas = base * np.logspace(-4, 2, 13)
+        else:
+            alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+            if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
+                raise ValueError(f"alphas: expected positive finite values, got {self.alphas!r}")
+        mse = np.zeros(alphas.size)
+        folds = KFold(n_splits=cv, shuffle=True, random_state=int(self.seed)).split(np.arange(n))
+        with one_cpu_thread(X.device):
+            for train, test in folds:
+                tr, te = torch.as_tensor(train, device=X.device), torch.as_tensor(test, device=X.device)
+                mx, my, weights = self._solve(X[tr], Y[tr], alphas, center)
+                Xte, Yte = X[te] - mx, Y[te] - my
+                mse += np.array([float(torch.mean((Xte @ W - Yte) ** 2)) for W in weights]) / cv
+            best = int(np.argmin(mse))
+            mx, my, (W,) = self._solve(X, Y, alphas[best:best + 1], center)
+        self.alphas_, self.cv_mse_, self.alpha_ = alphas, mse, float(alphas[best])
+        self.weight_, self.mean_x_, self.mean_y_ = W, mx, my
+        self.n_samples_ = n
+        return self
+
+    def transform(self, X: Any) -> torch.Tensor:
+        """(n, d_x) -> (n, d_y): (X - mean_x_) @ weight_ + mean_y_."""
+        check_fitted(self, "weight_", fit_call="fit(X, Y)")
+        X = as_tensor(X, name="X", device=self.device)
+        check_finite("X", check_matrix("X", X, cols=self.weight_.shape[0]))
+        return (X - self.mean_x_.to(X)) @ self.weight_.to(X) + self.mean_y_.to(X)
+
+    @property
+    def matrix_(self) -> torch.Tensor:
+        """(d_x, d_y): the linear part of the map."""
+        check_fitted(self, "weight_", fit_call="fit(X, Y)")
+        return self.weight_
+
+
 # ----------------------------------------------------------------------------- MLP
 class MLPAligner:
     """A small MLP baseline x -> y trained with Adam on the mean squared error (full batch).
@@ -494,13 +663,16 @@ class MLPAligner:
         return jac[0, :, 0, :].T.detach()  # (d_x, d_y)
 
 
-def make_aligner(map_type: str, *, center: bool = True, allow_reflection: bool = True, seed: int = 0,
-                 device: str | torch.device | None = None):
-    """An unfitted aligner by name: 'orthogonal', 'linear' or 'mlp'."""
+def make_aligner(map_type: str, *, center: bool = True, allow_reflection: bool = True,
+                 semi_orthogonal: str = "least_squares", seed: int = 0, device: str | torch.device | None = None):
+    """An unfitted aligner by name: 'orthogonal', 'linear' (minimum-norm least squares), 'ridge' or 'mlp'."""
     if map_type == "orthogonal":
-        return ProcrustesAligner(center=center, allow_reflection=allow_reflection, device=device)
+        return ProcrustesAligner(center=center, allow_reflection=allow_reflection, semi_orthogonal=semi_orthogonal,
+                                 device=device)
     if map_type == "linear":
         return LinearMapAligner(center=center, device=device)
+    if map_type == "ridge":
+        return RidgeCVAligner(center=center, seed=seed, device=device)
     if map_type == "mlp":
         return MLPAligner(seed=seed, device=device)
     raise ValueError(f"map_type: expected one of {MAP_TYPES}, got {map_type!r}")
