@@ -59,7 +59,7 @@ GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
 RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
 # The map control's labels -> map types: the MLP trains for seconds, and the label says so.
-MAP_LABELS = {"orthogonal": "orthogonal", "linear": "linear", "mlp (background)": "mlp"}
+MAP_LABELS = {"orthogonal": "orthogonal", "linear": "linear", "ridge (CV)": "ridge", "mlp (background)": "mlp"}
 PROJECTION_LABELS = {"pca": "pca", "umap (background)": "umap"}
 assert tuple(MAP_LABELS.values()) == MAP_TYPES and tuple(PROJECTION_LABELS.values()) == PROJECTIONS
 # Note [heavy fits]: a closed-form fit of a pair this wide (an SVD of a d x d matrix and

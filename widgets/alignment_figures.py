@@ -12,7 +12,7 @@ from widgets.figures import ROLE_COLORS, as_list, empty_figure, layout
 __all__ = ["scatter_figure", "metrics_figure", "curve_figure", "with_marker", "spectrum_figure", "compare_figure",
            "loss_figure"]
 
-_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "mlp": "#ff7f0e"}
+_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "ridge": "#2ca02c", "mlp": "#ff7f0e"}
 
 
 def _links(a: np.ndarray, b: np.ndarray) -> tuple[list, list]:
