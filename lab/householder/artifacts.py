@@ -3,42 +3,64 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from lab.householder.model import FactorRegressor
-from lab.householder.training import load_regressor, load_vae
+from lab.householder.training import load_regressor
 from lab.paths import study_dir
 
-__all__ = ["Artifacts", "load_artifacts", "image_grid", "to_uint8_image"]
+__all__ = ["Artifacts", "load_artifacts", "image_grid", "to_uint8_image", "FILES"]
 
-FILES = {"householder": "vae_householder.safetensors", "linear": "vae_linear.safetensors",
-         "regressor": "regressor.safetensors", "results": "results.json"}
+FILES = {"regressor": "regressor.safetensors", "results": "results.json"}
+
+
+def pretrained_name(seed: int) -> str:
+    return f"gan_seed{seed}.safetensors"
+
+
+def finetuned_name(seed: int, rank: int) -> str:
+    return f"gan_seed{seed}_rank{rank}_finetuned.safetensors"
 
 
 @dataclass
 class Artifacts:
-    models: dict  # first-layer kind -> ShapesVAE (eval mode; treat as read-only)
+    pretrained: dict  # seed -> (StyleGenerator, Discriminator) in eval mode (treat as read-only)
     regressor: FactorRegressor
-    results: dict  # results.json: per-seed table, summary, seed-0 sensitivity matrices
+    results: dict  # results.json (may be empty before the experiment script ran)
+    finetuned: dict = field(default_factory=dict)  # (seed, rank) -> fine-tuned StyleGenerator
 
 
 def load_artifacts(folder: str | Path | None = None) -> Artifacts:
-    """Load the shipped models, regressor and results (FileNotFoundError names what is missing)."""
+    """Load the shipped GAN checkpoints, regressor and results (FileNotFoundError names what is missing)."""
+    from lab.householder.gan_training import load_gan
+
     folder = Path(folder) if folder is not None else study_dir("householder")
-    missing = [name for name in FILES.values() if not (folder / name).is_file()]
+    gans = sorted(folder.glob("gan_seed*.safetensors"))
+    pre = [p for p in gans if "_rank" not in p.name]
+    missing = [n for n in (FILES["regressor"],) if not (folder / n).is_file()]
+    if not pre:
+        missing.append("gan_seed<s>.safetensors")
     if missing:
-        raise FileNotFoundError(f"folder: {str(folder)!r} lacks {missing}; "
-                                "run `python scripts/make_householder_data.py`")
-    models = {k: load_vae(folder / FILES[k], device="cpu") for k in ("householder", "linear")}
-    for m in models.values():
-        m.requires_grad_(False)
+        raise FileNotFoundError(f"folder: {str(folder)!r} lacks {missing}; run "
+                                "`python scripts/householder_pretrain.py` and "
+                                "`python scripts/householder_experiment.py`")
+    pretrained = {}
+    for p in pre:
+        G, D, meta = load_gan(p, device="cpu")
+        pretrained[int(meta.get("seed", p.stem.removeprefix("gan_seed")))] = (G, D)
+    finetuned = {}
+    for p in gans:
+        if "_rank" in p.name:
+            G, _, meta = load_gan(p, device="cpu")
+            finetuned[(int(meta["seed"]), int(meta["projector_rank"]))] = G
     reg = load_regressor(folder / FILES["regressor"], device="cpu").requires_grad_(False)
-    results = json.loads((folder / FILES["results"]).read_text())
-    return Artifacts(models=models, regressor=reg, results=results)
+    res_path = folder / FILES["results"]
+    results = json.loads(res_path.read_text()) if res_path.is_file() else {}
+    return Artifacts(pretrained=pretrained, regressor=reg, results=results, finetuned=finetuned)
 
 
 def to_uint8_image(img) -> np.ndarray:

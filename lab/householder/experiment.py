@@ -1,156 +1,259 @@
-"""The study's experiments as plain functions, and its one table of presets.
+"""The study's experiment as plain functions, and its one table of presets.
 
-The default experiment: Householder vs SeFa vs GANSpace vs random directions, over seeds.
-For each seed, two VAEs are trained on the same shapes set with the same budget: one whose
-generator's first layer is a HouseholderProjector, one with an unconstrained nn.Linear.
-Directions are then taken from each (the projector's own, SeFa and GANSpace of the linear
-layer, random orthonormal for both) and scored by :func:`score_directions`. Every setting an
-experiment, the page or a script uses by default is a named entry of :data:`PRESETS`.
+The paper's protocol on a small style-based GAN, per pretrained seed:
+
+1. Swap every block's first style affine for ``HouseholderProjector.from_linear(rank)`` and
+   fine-tune for ``PRESETS['finetune']['fraction']`` of the pretraining steps (Adam lr 0.002,
+   betas (0, 0.99)); ranks 4, 6 and 10 (the paper's).
+2. Directions of every block's first affine by each *variant* (:data:`VARIANTS`): the fine-tuned
+   projector's own (``householder``), the same span under a random rotation (``within_span``),
+   the swap's own directions without fine-tuning (``swap``), and on the SAME pretrained generator
+   SeFa, GANSpace and random directions.
+3. Edits move that block's first slot of w+ (the paper's per-layer edit); every variant is
+   scored with the same instruments: factor sensitivity and purity, PIPL at matched image change,
+   and MIG / DCI / SAP by the post-hoc protocol on real held-out shapes. Each generator gets KID
+   and PPL in the factor regressor's feature space.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from pathlib import Path
+import time
 
 import numpy as np
 import pandas as pd
 import torch
 
-from lab.householder.core import ganspace_directions, layer_directions, random_directions, sefa_directions
-from lab.householder.layers import layer_inputs
-from lab.householder.model import FactorRegressor, GeneratorConfig, ShapesVAE
-from lab.householder.scoring import DirectionScores, prior_samples, score_directions
-from lab.householder.shapes import ShapesData
-from lab.householder.training import TrainConfig, train_vae
+from lab.householder.core import orthogonality_error
+from lab.householder.edits import block_slots, direction_scales, sample_ws, style_directions
+from lab.householder.gan import StyleGenerator, to_unit
+from lab.householder.gan_metrics import dci, gan_sensitivity, generated_features, kid, pipl_matched, posthoc_codes, ppl
+from lab.householder.gan_training import GanTrainConfig, finetune_swapped
+from lab.householder.scoring import mig, predict_factors, purity, sap
+from lab.householder.shapes import CONTINUOUS, ShapesData
 from lab.progress import Progress, ShouldStop, resolve
 
-__all__ = ["PRESETS", "model_directions", "directions_of", "page_train_config", "MODEL_METHODS", "ComparisonResult",
-           "compare_directions", "summarise"]
-
-# Which direction methods apply to which first-layer kind.
-MODEL_METHODS = {"householder": ("householder", "random"), "linear": ("sefa", "ganspace", "random")}
+__all__ = ["PRESETS", "VARIANTS", "VARIANT_LABELS", "variant_source", "finetune_steps", "variant_directions",
+           "score_variant", "generator_scores", "evaluate_seed", "summarise", "paired_differences"]
 
 PRESETS: dict[str, dict] = {
-    # The shipped comparison (scripts/make_householder_data.py) and `ortholab train householder`.
-    "shipped": {"train": {"steps": 1500, "n_images": 12000}, "regressor_steps": 1000, "seeds": (0, 1, 2),
-                "held_out_images": 3000, "held_out_seed": 1},
-    # A generator trained on the page: small data, frequent logs and samples, a checkpoint
-    # every quarter of the run (at least every 100 steps).
-    "page": {"train": {"steps": 300, "n_images": 4000, "log_every": 10, "sample_every": 50}},
-    # Fine-tuning a swapped-in projector (scripts/householder_finetune.py).
-    "finetune": {"train": {"steps": 300}},
-    # How directions are found and scored everywhere: GANSpace's PCA sample, the random
-    # directions' seed offset (so they differ from any model seed), and the page's
-    # direction x factor sensitivity.
-    "directions": {"ganspace_samples": 4096, "random_seed_offset": 10_000},
-    "sensitivity": {"n_samples": 16, "span": 2.0, "steps": 7},
+    "seeds": (0, 1, 2),
+    # The shapes: training set (the GAN and the factor regressor) and held-out real shapes.
+    "data": {"n_train": 12000, "train_seed": 0, "n_held_out": 3000, "held_out_seed": 1},
+    # Pretraining (scripts/householder_pretrain.py): GanTrainConfig fields.
+    "pretrain": {"steps": 1500, "batch_size": 32},
+    # The paper's protocol: ranks swept, share of the pretraining steps spent fine-tuning.
+    "finetune": {"ranks": (4, 6, 10), "fraction": 0.02, "trainable": "all"},
+    # The page: the rank and fine-tuning steps it offers by default.
+    "page": {"rank": 10, "steps": 30},
+    # The instruments (scripts/householder_experiment.py and the page's heatmap).
+    "sensitivity": {"n": 8, "span": 2.0, "steps": 7},
+    "pipl": {"n": 24, "eps": 0.05, "iterations": 2},
+    "posthoc": {"n_images": 2048, "steps": 300},
+    "kid": {"n": 2000, "subsets": 20, "subset_size": 500},
+    "ppl": {"n": 256},
+    "within_span_rotations": 1,  # random rotations of the fine-tuned span per seed and rank
+}
+
+VARIANTS = ("householder", "within_span", "swap", "sefa", "ganspace", "random")
+VARIANT_LABELS = {
+    "householder": "Householder projector, fine-tuned (its own directions)",
+    "within_span": "Random rotation within the fine-tuned projector's span (control)",
+    "swap": "Projector swapped in, no fine-tuning (its own directions)",
+    "sefa": "SeFa of the pretrained style affine",
+    "ganspace": "GANSpace: PCA of w (pretrained mapping)",
+    "random": "Random orthonormal directions of w",
 }
 
 
-def model_directions(vae: ShapesVAE, method: str, k: int | None = None, *,
-                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """((k, latent) directions, (k,) values) of a trained VAE's first layer by ``method``.
+def variant_source(variant: str) -> tuple[str, str]:
+    """(which generator, which direction method) a variant reads: 'finetuned' / 'swap' / 'pretrained'."""
+    table = {"householder": ("finetuned", "householder"), "within_span": ("finetuned", "within_span"),
+             "swap": ("swap", "householder"), "sefa": ("pretrained", "sefa"),
+             "ganspace": ("pretrained", "ganspace"), "random": ("pretrained", "random")}
+    if variant not in table:
+        raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
+    return table[variant]
 
-    Values: 1 for the projector's directions (its singular values), eigenvalues for SeFa,
-    activation variances for GANSpace, NaN for random.
+
+def finetune_steps(pretrain_steps: int, fraction: float | None = None) -> int:
+    """Fine-tuning budget: ``fraction`` (default the preset's 2 %) of the pretraining steps, at least 1."""
+    fraction = PRESETS["finetune"]["fraction"] if fraction is None else fraction
+    return max(1, int(round(pretrain_steps * fraction)))
+
+
+def variant_directions(generators: dict, variant: str, k: int, *, seed: int = 0) -> list[torch.Tensor]:
+    """One (k, w_dim) direction set per block for ``variant``, from ``generators[variant_source(variant)[0]]``."""
+    source, method = variant_source(variant)
+    G = generators[source]
+    return [style_directions(G, method, b, k, seed=seed) for b in range(len(G.blocks))]
+
+
+@torch.no_grad()
+def _chord_targets(G: StyleGenerator, feature_fn, seed: int, n: int = 48) -> list[float]:
+    """Per block: mean feature change of a 1-sigma step along 4 random directions (the matched change)."""
+    ws = sample_ws(G, n, seed + 777)
+    base = feature_fn(to_unit(G.synthesis(ws)))
+    out = []
+    for b in range(len(G.blocks)):
+        D = style_directions(G, "random", b, 4, seed=seed + 555)
+        sig = direction_scales(G, D)
+        slots = block_slots(G, b)
+        ch = []
+        for j in range(D.shape[0]):
+            moved = ws.clone()
+            moved[:, slots] += sig[j] * D[j]
+            ch.append(float((feature_fn(to_unit(G.synthesis(moved))) - base).norm(dim=1).mean()))
+        out.append(float(np.mean(ch)))
+    return out
+
+
+def score_variant(G: StyleGenerator, regressor, dirs: list[torch.Tensor], held: ShapesData, *, targets: list[float],
+                  seed: int = 0, posthoc: bool = True) -> tuple[dict, list[np.ndarray]]:
+    """Every direction metric of one variant (direction sets per block, edits at each block's first slot).
+
+    Returns (summary row, per-block (k, 6) sensitivity matrices). Per-block scores are averaged
+    over blocks.
     """
-    fc = vae.generator.fc
-    cfg = vae.config
-    k = cfg.rank if k is None else k
-    with torch.no_grad():
-        if method == "householder":
-            if cfg.first_layer != "householder":
-                raise ValueError("method: 'householder' needs a model whose first layer is a HouseholderProjector; "
-                                 f"this one is {cfg.first_layer!r} (use 'sefa', 'ganspace' or 'random')")
-            dirs = fc.directions()[:k]
-            return dirs, torch.ones(dirs.shape[0])
-        if method == "sefa":
-            return sefa_directions(fc.weight, k, return_values=True)
-        if method == "ganspace":
-            n = PRESETS["directions"]["ganspace_samples"]
-            return ganspace_directions(fc, k, n_samples=n, seed=seed, return_values=True)
-        if method == "random":
-            dirs = random_directions(cfg.latent_dim, k, seed=PRESETS["directions"]["random_seed_offset"] + seed)
-            return dirs, torch.full((k,), float("nan"))
-    raise ValueError(f"method: expected one of ('householder', 'sefa', 'ganspace', 'random'), got {method!r}")
+    S_blocks, pur, maxs, pipl, gain = [], [], [], [], []
+    for b, D in enumerate(dirs):
+        slots = block_slots(G, b)
+        S = gan_sensitivity(G, regressor, D, slots, seed=seed, **PRESETS["sensitivity"])
+        S_blocks.append(S)
+        pur.append(np.nanmean(purity(S)))
+        maxs.append(S.max(axis=1).mean())
+        p, a = pipl_matched(G, regressor.features, D, slots, target=targets[b], seed=seed, **PRESETS["pipl"])
+        pipl.append(np.nanmean(p) if np.isfinite(p).any() else np.nan)
+        gain.append(float(np.mean(direction_scales(G, D).cpu().numpy() / a)))
+    row = {"purity": float(np.mean(pur)), "max_sensitivity": float(np.mean(maxs)),
+           "pipl_matched": float(np.nanmean(pipl)), "gain": float(np.mean(gain))}
+    if posthoc:
+        slots = [block_slots(G, b) for b in range(len(dirs))]
+        codes, r2 = posthoc_codes(G, dirs, slots, held.images, seed=seed, **PRESETS["posthoc"])
+        ms, ss, dd, dc, di = [], [], [], [], []
+        off = 0
+        for D in dirs:
+            c = codes[:, off:off + D.shape[0]]
+            off += D.shape[0]
+            ms.append(mig(c, held.factors)[0])
+            ss.append(sap(c, held.factors)[0])
+            r = dci(c, held.factors, seed=seed)
+            dd.append(r["disentanglement"])
+            dc.append(r["completeness"])
+            di.append(r["informativeness"])
+        row.update({"mig": float(np.mean(ms)), "sap": float(np.mean(ss)), "dci_d": float(np.mean(dd)),
+                    "dci_c": float(np.mean(dc)), "dci_i": float(np.mean(di)), "encoder_r2": r2})
+    return row, S_blocks
 
 
-def directions_of(vae: ShapesVAE, method: str, layer: str | None = None, k: int | None = None, *,
-                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """((k, d) directions, (k,) values) of ``method`` at any linear ``layer`` of the generator.
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
 
-    ``layer=None`` is the first layer (the directions move z; see :func:`model_directions`).
-    For a deeper layer the directions live in that layer's input: GANSpace runs PCA on what the
-    layer really receives under the prior.
+
+def generator_scores(G: StyleGenerator, regressor, real_features: np.ndarray, *, seed: int = 0,
+                     real_predictions=None) -> dict:
+    """KID (mean, std over subsets) against real held-out features, PPL (both in the regressor's
+    feature space), the projectors' orthogonality error, and each factor's coverage.
+
+    ``real_predictions``: :func:`predict_factors` of the real held-out images (coverage's reference).
     """
-    if layer is None:
-        return model_directions(vae, method, k, seed=seed)
-    k = vae.config.rank if k is None else k
-    gen = vae.generator
-    inputs = None
-    if method == "ganspace":
-        n = PRESETS["directions"]["ganspace_samples"]
-        inputs = layer_inputs(gen, layer, prior_samples(n, vae.config.latent_dim, seed=seed))
-    layer_seed = PRESETS["directions"]["random_seed_offset"] + seed if method == "random" else seed
+    cfg = PRESETS["kid"]
+    fake = generated_features(G, regressor.features, cfg["n"], seed=seed + 4242)
+    k_mean, k_std = kid(fake, real_features, subsets=cfg["subsets"], subset_size=cfg["subset_size"], seed=seed)
+    cover = {}
+    if real_predictions is not None:
+        cover = _coverage(G, regressor, real_predictions, seed)
+    projs = [m for m in G.first_affines() if not isinstance(m, torch.nn.Linear)]
+    orth = max(orthogonality_error(m.weight.detach()) for m in projs) if projs else float("nan")
+    return {"kid": k_mean, "kid_subset_std": k_std, **cover,
+            "ppl": ppl(G, regressor.features, seed=seed, **PRESETS["ppl"]), "orth_error": orth}
+
+
+def _coverage(G: StyleGenerator, regressor, real_predictions, seed: int) -> dict:
+    """Spread of each factor the regressor reads off generated images over its spread on real
+    shapes (1 = the generator varies that factor as much as the data does; shape: entropy ratio)."""
     with torch.no_grad():
-        return layer_directions(gen, layer, method, k, seed=layer_seed, inputs=inputs)
+        imgs = to_unit(G.synthesis(sample_ws(G, 1000, seed + 99)))
+    cont_g, prob_g = predict_factors(regressor, imgs)
+    cont_r, prob_r = real_predictions
+    cover = {f"coverage_{name}": float(cont_g[:, j].std() / max(cont_r[:, j].std(), 1e-12))
+             for j, name in enumerate(CONTINUOUS)}
+    cover["coverage_shape"] = float(_entropy(prob_g.mean(0)) / max(_entropy(prob_r.mean(0)), 1e-12))
+    return cover
 
 
-def page_train_config(generator: GeneratorConfig, first_layer: str, steps: int | None = None) -> TrainConfig:
-    """The "page" preset's training config for a generator like ``generator`` with ``first_layer``."""
-    train = dict(PRESETS["page"]["train"])
-    if steps is not None:
-        train["steps"] = steps
-    gen = GeneratorConfig(**{**generator.to_dict(), "first_layer": first_layer})
-    return TrainConfig(generator=gen, checkpoint_every=max(100, train["steps"] // 4), **train).validate()
-
-
-@dataclass
-class ComparisonResult:
-    table: pd.DataFrame  # one row per (seed, model, method): mig, sap, purity, path_length, ...
-    sensitivity: dict  # (seed, model, method) -> (k, 6) sensitivity matrix
-    models: dict  # (seed, model kind) -> trained ShapesVAE
-
-
-def compare_directions(data: ShapesData, regressor: FactorRegressor, *, seeds=(0, 1, 2),
-                       config: TrainConfig | None = None, eval_data: ShapesData | None = None,
-                       root: str | Path | None = None, save_runs: bool = False,
-                       progress: Progress | None = None, should_stop: ShouldStop | None = None,
-                       score_kwargs: dict | None = None) -> ComparisonResult:
-    """Train both layer kinds for every seed and score every applicable direction method."""
-    config = config or TrainConfig()
-    eval_data = eval_data or data
+def evaluate_seed(G_pre: StyleGenerator, D_pre, regressor, train: ShapesData, held: ShapesData, *, seed: int,
+                  pretrain_steps: int, ranks=None, variants=VARIANTS, train_config: GanTrainConfig | None = None,
+                  posthoc: bool = True, progress: Progress | None = None,
+                  should_stop: ShouldStop | None = None) -> dict:
+    """The whole protocol for one pretrained seed. Returns {'generators': rows, 'directions': rows,
+    'sensitivity': {(rank, variant): [per-block (k, 6)]}, 'finetuned': {rank: generator}, 'seconds': {...}}."""
     progress, should_stop = resolve(progress, should_stop)
-    rows, sens, models = [], {}, {}
-    jobs = [(s, kind) for s in seeds for kind in ("householder", "linear")]
-    for j, (seed, kind) in enumerate(jobs):
+    ranks = tuple(PRESETS["finetune"]["ranks"] if ranks is None else ranks)
+    steps = finetune_steps(pretrain_steps)
+    train_config = train_config or GanTrainConfig(seed=seed, **{k: v for k, v in PRESETS["pretrain"].items()
+                                                                if k != "steps"})
+    with torch.no_grad():
+        real_feat = regressor.features(held.images).numpy().astype(np.float64)
+    real_pred = predict_factors(regressor, held.images)
+    targets = _chord_targets(G_pre, regressor.features, seed)
+    gen_rows, dir_rows, sens, tuned, seconds = [], [], {}, {}, {}
+    gen_rows.append({"seed": seed, "generator": "pretrained", "rank": 0,
+                     **generator_scores(G_pre, regressor, real_feat, seed=seed, real_predictions=real_pred)})
+    jobs = [(r, v) for r in ranks for v in variants]
+    done = 0
+    for rank in ranks:
         if should_stop():
             break
-        cfg = copy.deepcopy(config)
-        cfg.seed, cfg.generator.first_layer = int(seed), kind
+        t0 = time.time()
+        swap = finetune_swapped(G_pre, D_pre, rank, train, steps=0).generator
+        ft = finetune_swapped(G_pre, D_pre, rank, train, steps=steps, train=copy.deepcopy(train_config),
+                              trainable=PRESETS["finetune"]["trainable"]).generator
+        seconds[f"finetune_rank{rank}"] = round(time.time() - t0, 1)
+        tuned[rank] = ft
+        gens = {"pretrained": G_pre, "swap": swap, "finetuned": ft}
+        for name, G in (("swap", swap), ("finetuned", ft)):
+            gen_rows.append({"seed": seed, "generator": name, "rank": rank,
+                             "steps": steps if name == "finetuned" else 0,
+                             **generator_scores(G, regressor, real_feat, seed=seed, real_predictions=real_pred)})
+        for variant in variants:
+            if should_stop():
+                break
+            progress(done / len(jobs), f"seed {seed}, rank {rank}: scoring {variant}")
+            t1 = time.time()
+            reps = PRESETS["within_span_rotations"] if variant == "within_span" else 1
+            for rep in range(reps):
+                rot_seed = seed * 1000 + rank * 10 + rep
+                dirs = variant_directions(gens, variant, rank, seed=rot_seed if variant == "within_span" else seed)
+                G = gens[variant_source(variant)[0]]
+                row, S = score_variant(G, regressor, dirs, held, targets=targets, seed=seed, posthoc=posthoc)
+                dir_rows.append({"seed": seed, "rank": rank, "variant": variant, "rotation": rep, **row})
+                if rep == 0:
+                    sens[(rank, variant)] = S
+            seconds[f"rank{rank}_{variant}"] = round(time.time() - t1, 1)
+            done += 1
+    progress(1.0, f"seed {seed}: done")
+    return {"generators": gen_rows, "directions": dir_rows, "sensitivity": sens, "finetuned": tuned,
+            "seconds": seconds, "targets": targets, "finetune_steps": steps}
 
-        def sub(frac, msg="", **partial):
-            progress((j + frac) / len(jobs), f"seed {seed} {kind}: {msg}", **partial)
 
-        res = train_vae(cfg, data=data, root=root, save_run=save_runs, progress=sub, should_stop=should_stop)
-        vae = res.model
-        models[(seed, kind)] = vae
-        final = res.history[-1] if res.history else {}
-        for method in MODEL_METHODS[kind]:
-            dirs, _ = model_directions(vae, method, seed=seed)
-            sc: DirectionScores = score_directions(vae, regressor, dirs, eval_data, seed=seed, **(score_kwargs or {}))
-            sens[(seed, kind, method)] = sc.sensitivity
-            rows.append({"seed": seed, "model": kind, "method": method, **sc.summary(),
-                         "recon": final.get("recon", np.nan), "kl": final.get("kl", np.nan),
-                         "orth_error": final.get("orth_error", np.nan), "steps": res.step})
-    return ComparisonResult(table=pd.DataFrame(rows), sensitivity=sens, models=models)
-
-
-def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds per (model, method)."""
-    metrics = [c for c in ("mig", "sap", "purity", "max_sensitivity", "path_length", "recon") if c in table]
-    g = table.groupby(["model", "method"])[metrics]
+def summarise(table: pd.DataFrame, keys=("rank", "variant")) -> pd.DataFrame:
+    """Mean and standard deviation over seeds (within-span rotations averaged within a seed first)."""
+    keys = list(keys)
+    metrics = [c for c in table.columns if c not in (*keys, "seed", "rotation", "generator", "steps")
+               and pd.api.types.is_numeric_dtype(table[c])]
+    per_seed = table.groupby([*keys, "seed"])[metrics].mean().reset_index()
+    g = per_seed.groupby(keys)[metrics]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_std")).join(g.size().rename("n_seeds"))
     return out.reset_index()
+
+
+def paired_differences(table: pd.DataFrame, a: str, b: str, metric: str, rank: int) -> dict:
+    """``a`` minus ``b`` on ``metric`` at ``rank``, paired by seed: mean, std, wins of a, seeds."""
+    t = table[table["rank"] == rank].groupby(["variant", "seed"])[metric].mean()
+    if a not in t.index.get_level_values(0) or b not in t.index.get_level_values(0):
+        raise ValueError(f"a, b: both variants must be in the table at rank {rank}; got {a!r}, {b!r}")
+    d = (t.loc[a] - t.loc[b]).dropna()
+    return {"mean": float(d.mean()), "std": float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
+            "wins": int((d > 0).sum()), "n": int(len(d))}

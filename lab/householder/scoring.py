@@ -1,106 +1,26 @@
-"""Scoring latent directions against the ground-truth factors of the shapes set.
+"""Ground-truth scores of codes against the shapes' six factors (generic: any codes, any directions).
 
-- :func:`traverse` decodes z + t * n for every direction n and step t (or adds t * n to the
-  input of any linear layer, see :mod:`lab.householder.layers`).
-- :func:`sensitivity_matrix` measures, with the trained factor regressor, how much each
-  factor changes along each direction: a (directions x factors) matrix; :func:`purity` is
-  each row's share of its largest entry.
-- :func:`mig` and :func:`sap` score encoder codes projected on the directions against the
-  factors; :func:`path_length` is a perceptual-path-style smoothness per direction.
-- :func:`score_directions` runs them all for one set of directions.
+- :func:`predict_factors` reads the factor regressor;
+- :func:`purity` is each row of a (directions x factors) sensitivity matrix's share of its top entry;
+- :func:`mig` (mutual information gap) and :func:`sap` (separated attribute predictability) score
+  codes (n, k) against the factors (n, 6); DCI lives in :mod:`lab.householder.gan_metrics`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from sklearn.metrics import mutual_info_score
 
-from lab.checks import as_array, check_float, check_int, check_matrix
-from lab.device import as_tensor, to_numpy
-from lab.householder.layers import forward_with_input_shift, linear_layer
-from lab.householder.shapes import FACTORS, ShapesData, normalise_factors
+from lab.checks import as_array
+from lab.device import to_numpy
+from lab.householder.shapes import FACTORS, normalise_factors
 
-__all__ = ["traverse", "decode_offset", "predict_factors", "sensitivity_matrix", "purity", "discretize",
-           "mutual_info_matrix", "mig", "sap_matrix", "sap", "path_length", "encode_codes", "DirectionScores",
-           "score_directions"]
-
-
-def _directions(directions, width: int) -> torch.Tensor:
-    D = check_matrix("directions", as_tensor(directions, name="directions"))
-    if D.shape[1] != width:
-        raise ValueError(f"directions: expected (k, {width}) rows in the space they move (the latent code, "
-                         f"or the chosen layer's input), got {tuple(D.shape)}")
-    return D
+__all__ = ["predict_factors", "purity", "discretize", "mutual_info_matrix", "mig", "sap_matrix", "sap"]
 
 
 def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
-
-
-def _dtype_of(module: torch.nn.Module) -> torch.dtype:
-    return next(module.parameters()).dtype
-
-
-def prior_samples(n: int, latent_dim: int, seed: int, device=None) -> torch.Tensor:
-    """(n, latent_dim) draws from N(0, I), seeded."""
-    g = torch.Generator().manual_seed(int(seed))
-    return torch.randn(check_int("n", n, lo=1), latent_dim, generator=g).to(device or "cpu")
-
-
-def _space_width(generator: torch.nn.Module, layer: str | None) -> int:
-    """Width of the space the directions live in: the latent code, or the input of ``layer``."""
-    return generator.config.latent_dim if layer is None else linear_layer(generator, layer).in_features
-
-
-def _decode_moved(generator: torch.nn.Module, z: torch.Tensor, moves: torch.Tensor, layer: str | None) -> torch.Tensor:
-    """Decode each row of ``z`` (m, latent) moved by ``moves`` (m, width): in latent space, or at ``layer``'s input."""
-    if layer is None:
-        return generator(z + moves)
-    return forward_with_input_shift(generator, layer, z, moves)
-
-
-@torch.no_grad()
-def traverse(generator: torch.nn.Module, directions, *, z=None, n: int = 1, span: float = 3.0, steps: int = 7,
-             seed: int = 0, layer: str | None = None) -> torch.Tensor:
-    """Images along each direction: (n, k, steps, 3, H, W).
-
-    Row i, direction j, step s decodes ``z_i + t_s * directions[j]`` with
-    ``t = linspace(-span, span, steps)``; ``z`` (n, latent) defaults to ``n`` prior draws.
-    With ``layer`` (a dotted name, see :mod:`lab.householder.layers`) the directions live in that
-    layer's input space and ``t_s * directions[j]`` is added to what the layer receives for ``z_i``.
-    """
-    latent = generator.config.latent_dim
-    dev, dt = _device_of(generator), _dtype_of(generator)
-    D = _directions(directions, _space_width(generator, layer)).to(dev, dt)  # (k, width)
-    steps = check_int("steps", steps, lo=1, hi=64)
-    span = check_float("span", span, lo=0.0, hi=50.0)
-    z = prior_samples(n, latent, seed, dev) if z is None else check_matrix("z", as_tensor(z, name="z"), cols=latent)
-    z = z.to(dev, dt)
-    t = torch.linspace(-span, span, steps, device=dev, dtype=dt)  # (steps,)
-    moves = t[None, :, None] * D[:, None, :]  # (k, steps, width)
-    zz = z[:, None, None, :].expand(-1, D.shape[0], steps, -1).reshape(-1, latent)  # (n*k*steps, latent)
-    imgs = _decode_moved(generator, zz, moves.expand(z.shape[0], -1, -1, -1).reshape(zz.shape[0], -1), layer)
-    return imgs.reshape(z.shape[0], D.shape[0], steps, *imgs.shape[1:])  # (n, k, steps, 3, H, W)
-
-
-@torch.no_grad()
-def decode_offset(generator: torch.nn.Module, directions, offsets, *, z, layer: str | None = None) -> torch.Tensor:
-    """The image at ``z + sum_i offsets[i] * directions[i]``: (3, H, W).
-
-    ``directions`` (k, width), ``offsets`` (k,) (one slider value per direction), ``z`` (1, latent).
-    With ``layer`` the sum is added to that layer's input (width = its in_features), as in :func:`traverse`.
-    """
-    latent = generator.config.latent_dim
-    dev, dt = _device_of(generator), _dtype_of(generator)
-    D = _directions(directions, _space_width(generator, layer)).to(dev, dt)  # (k, width)
-    off = as_tensor(offsets, name="offsets", device=dev, dtype=dt).reshape(-1)  # (k,)
-    if off.shape[0] != D.shape[0]:
-        raise ValueError(f"offsets: expected one value per direction ({D.shape[0]}), got {off.shape[0]}")
-    z = check_matrix("z", as_tensor(z, name="z"), cols=latent).to(dev, dt)[:1]  # (1, latent)
-    return _decode_moved(generator, z, (off @ D)[None], layer)[0]  # (3, H, W)
 
 
 @torch.no_grad()
@@ -114,26 +34,6 @@ def predict_factors(regressor: torch.nn.Module, images: torch.Tensor,
         cs.append(c.cpu())
         ps.append(torch.softmax(logits, dim=1).cpu())
     return torch.cat(cs).numpy().astype(np.float64), torch.cat(ps).numpy().astype(np.float64)
-
-
-def sensitivity_matrix(generator: torch.nn.Module, regressor: torch.nn.Module, directions, *, n_samples: int = 32,
-                       span: float = 2.0, steps: int = 7, seed: int = 0, layer: str | None = None) -> np.ndarray:
-    """(k, 6) change of each factor (columns in FACTORS order) along each direction.
-
-    For a continuous factor: the mean over prior samples of (max - min) over the traversal
-    of the regressor's normalised prediction (1 = the factor's whole range). For the shape:
-    the mean of the largest (max - min) of a class probability (1 = the class flips).
-    ``layer``: traverse at that layer's input, as in :func:`traverse`.
-    """
-    imgs = traverse(generator, directions, n=n_samples, span=span, steps=steps, seed=seed,
-                    layer=layer)  # (n, k, s, 3, H, W)
-    n, k, s = imgs.shape[:3]
-    cont, prob = predict_factors(regressor, imgs.reshape(n * k * s, *imgs.shape[3:]))
-    cont = cont.reshape(n, k, s, -1)  # (n, k, steps, 5)
-    prob = prob.reshape(n, k, s, -1)  # (n, k, steps, 3)
-    rng_cont = (cont.max(axis=2) - cont.min(axis=2)).mean(axis=0)  # (k, 5)
-    rng_shape = (prob.max(axis=2) - prob.min(axis=2)).max(axis=-1).mean(axis=0)  # (k,)
-    return np.concatenate([rng_shape[:, None], rng_cont], axis=1)  # (k, 6)
 
 
 def purity(sensitivity) -> np.ndarray:
@@ -232,69 +132,3 @@ def sap(codes, factors) -> tuple[float, np.ndarray]:
     top = np.sort(M, axis=0)[::-1]
     gaps = top[0] - top[1]
     return float(gaps.mean()), gaps
-
-
-@torch.no_grad()
-def encode_codes(vae: torch.nn.Module, images: torch.Tensor, directions, batch: int = 1024) -> np.ndarray:
-    """(n, k): posterior means of ``images`` projected on each direction."""
-    dev = _device_of(vae)
-    D = _directions(directions, vae.config.latent_dim).to(dev, torch.float32)
-    mus = [vae.encoder(images[i:i + batch].to(dev))[0] for i in range(0, images.shape[0], batch)]
-    return (torch.cat(mus) @ D.T).cpu().numpy().astype(np.float64)  # (n, k)
-
-
-@torch.no_grad()
-def path_length(generator: torch.nn.Module, directions, *, feature_fn=None, n_samples: int = 128, eps: float = 1e-2,
-                seed: int = 0) -> np.ndarray:
-    """(k,) perceptual-path-style length along each direction.
-
-    Mean over prior samples z of ||f(G(z + eps n)) - f(G(z))||^2 / eps^2 after dropping
-    values outside the 1st-99th percentiles (the PIPL recipe). ``f`` defaults to pixels;
-    pass the factor regressor's ``features`` for a learned perceptual space.
-    """
-    latent = generator.config.latent_dim
-    dev = _device_of(generator)
-    D = _directions(directions, latent).to(dev, torch.float32)
-    eps = check_float("eps", eps, lo=1e-6, hi=1.0)
-    f = feature_fn or (lambda x: x.flatten(1))
-    z = prior_samples(n_samples, latent, seed, dev)
-    base = f(generator(z))  # (n, feat)
-    out = []
-    for j in range(D.shape[0]):
-        moved = f(generator(z + eps * D[j]))
-        d = ((moved - base) ** 2).sum(1).cpu().numpy().astype(np.float64) / eps ** 2  # (n,)
-        lo, hi = np.percentile(d, [1, 99])
-        keep = d[(d >= lo) & (d <= hi)]
-        out.append(float(keep.mean()) if keep.size else float(d.mean()))
-    return np.array(out)
-
-
-@dataclass
-class DirectionScores:
-    sensitivity: np.ndarray  # (k, 6) factor change along each direction
-    purity: np.ndarray  # (k,)
-    mig: float
-    mig_per_factor: np.ndarray  # (6,)
-    sap: float
-    sap_per_factor: np.ndarray  # (6,)
-    path_length: np.ndarray  # (k,) in the regressor's feature space
-    factors: tuple = field(default=FACTORS)
-
-    def summary(self) -> dict:
-        return {"mig": self.mig, "sap": self.sap, "purity": float(np.nanmean(self.purity)),
-                "path_length": float(np.mean(self.path_length)),
-                "max_sensitivity": float(self.sensitivity.max(axis=1).mean())}
-
-
-def score_directions(vae: torch.nn.Module, regressor: torch.nn.Module, directions, data: ShapesData, *,
-                     n_codes: int = 4000, n_samples: int = 32, span: float = 2.0, steps: int = 7,
-                     seed: int = 0) -> DirectionScores:
-    """All scores of one set of directions of one trained VAE."""
-    n_codes = min(check_int("n_codes", n_codes, lo=10), len(data))
-    S = sensitivity_matrix(vae.generator, regressor, directions, n_samples=n_samples, span=span, steps=steps, seed=seed)
-    codes = encode_codes(vae, data.images[:n_codes], directions)
-    m, mg = mig(codes, data.factors[:n_codes])
-    s, sg = sap(codes, data.factors[:n_codes])
-    pl = path_length(vae.generator, directions, feature_fn=regressor.features, seed=seed)
-    return DirectionScores(sensitivity=S, purity=purity(S), mig=m, mig_per_factor=mg, sap=s, sap_per_factor=sg,
-                           path_length=pl)
