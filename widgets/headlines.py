@@ -44,21 +44,25 @@ def _bars(title: str, names: list[str], means: list[float], stds: list[float] | 
 
 
 def householder() -> Headline:
-    """MIG of the projector's own directions against SeFa, GANSpace and random directions (shipped seeds)."""
+    """Purity of the fine-tuned projector's directions against the within-span control, SeFa and GANSpace
+    at the paper's rank (the shipped seeds; mean ± std)."""
     res = json.loads((study_dir("householder") / "results.json").read_text())
-    rows = {(r["model"], r["method"]): r for r in res["summary"]}
-    order = [("householder", "householder", "Householder"), ("linear", "sefa", "SeFa"),
-             ("linear", "ganspace", "GANSpace"), ("householder", "random", "random")]
-    picked = [(label, rows[(m, k)]) for m, k, label in order if (m, k) in rows]
-    hh, sefa = rows[("householder", "householder")], rows.get(("linear", "sefa"))
+    rank = max(int(r["rank"]) for r in res["summary"])
+    rows = {r["variant"]: r for r in res["summary"] if int(r["rank"]) == rank}
+    order = [("householder", "projector"), ("within_span", "within span"), ("sefa", "SeFa"),
+             ("ganspace", "GANSpace"), ("random", "random")]
+    picked = [(label, rows[v]) for v, label in order if v in rows]
+    hh, ctrl = rows["householder"], rows.get("within_span")
     n = int(hh["n_seeds"])
-    text = f"Projector directions: MIG **{hh['mig_mean']:.3f} ± {hh['mig_std']:.3f}**"
-    if sefa is not None:
-        apart = abs(hh["mig_mean"] - sefa["mig_mean"]) > hh["mig_std"] + sefa["mig_std"]
-        text += (f" against SeFa {sefa['mig_mean']:.3f} ± {sefa['mig_std']:.3f} ({n} seeds): "
-                 + ("apart beyond the seed spread." if apart else "no difference beyond the seed spread."))
-    fig = _bars("Disentanglement (MIG) by direction method", [p[0] for p in picked],
-                [p[1]["mig_mean"] for p in picked], [p[1]["mig_std"] for p in picked], "MIG")
+    text = (f"Rank {rank} projector directions (style GAN, {n} seeds): purity **{hh['purity_mean']:.2f} ± "
+            f"{hh['purity_std']:.2f}**, MIG {hh['mig_mean']:.3f} ± {hh['mig_std']:.3f}")
+    if ctrl is not None:
+        apart = abs(hh["purity_mean"] - ctrl["purity_mean"]) > hh["purity_std"] + ctrl["purity_std"]
+        text += (f"; a random rotation within the same span: purity {ctrl['purity_mean']:.2f} ± "
+                 f"{ctrl['purity_std']:.2f} — " + ("apart beyond the seed spread." if apart
+                                                    else "no difference beyond the seed spread."))
+    fig = _bars(f"Direction purity by method (rank {rank})", [p[0] for p in picked],
+                [p[1]["purity_mean"] for p in picked], [p[1]["purity_std"] for p in picked], "purity")
     return Headline(text, fig)
 
 

@@ -1,19 +1,15 @@
-"""The /householder page: discover, traverse and score a generator's latent directions.
+"""The /householder page: the paper's protocol on a small style-based GAN, explored by hand.
 
 All numbers come from :mod:`lab.householder`; ``widgets.householder_figures`` draws them; this
-module binds parameters to figures. The shipped models (data/householder/) are read once per
-process and never modified; a model trained on the page replaces that kind's model for this
-session only.
+module binds parameters to figures. The shipped checkpoints (data/householder/) are read once
+per process and never modified; a generator fine-tuned on the page is this session's only.
 
-Note [what each control recomputes]: a control recomputes only what depends on it. The
-directions, the direction x factor heatmap and the layer's orthogonality error depend on the
-model, method and layer alone, so they are computed once per (model, method, layer) and kept
-in a process-wide cache (:class:`_ModelCache`) that every session shares; the server fills it
-for the shipped models when it starts (:meth:`HouseholderView.warm`). The grid, the seed and
-the offset sliders only decode images: one batched forward pass for the whole grid, on one
-thread (:func:`_one_thread`), sent as a PNG (Note [images as PNG] in householder_figures). What
-is not cached yet (the heatmap of a model trained on the page) runs in the background with the
-old heatmap kept and marked "updating…".
+Note [what each control recomputes]: the directions and the direction x factor heatmap depend
+on the generator, the method, the block and the rank alone, so they are computed once per
+(generator, method, block, k) in a process-wide cache (:class:`_ModelCache`) shared by every
+session. The offsets, the edited layers, the seed and the grid only decode images (one batched
+forward pass, on one thread: :func:`_one_thread`). A heatmap not cached yet is computed in the
+background on a served page (the old one stays, marked "updating…").
 """
 
 from __future__ import annotations
@@ -33,56 +29,58 @@ import torch
 
 from lab.householder import (
     PRESETS,
+    VARIANT_LABELS,
+    VARIANTS,
     Artifacts,
-    GeneratorConfig,
-    decode_offset,
-    directions_of,
+    GanTrainConfig,
+    block_slots,
+    direction_labels,
+    direction_scales,
+    finetune_swapped,
+    gan_sensitivity,
     image_grid,
-    linear_layer_names,
     load_artifacts,
     make_shapes,
     orthogonality_error,
-    page_train_config,
-    prior_samples,
-    purity,
-    sensitivity_matrix,
+    render_edit,
+    sample_ws,
     to_uint8_image,
-    train_vae,
-    traverse,
+    to_unit,
+    traverse_ws,
+    variant_directions,
+    variant_source,
 )
 from widgets import householder_figures as figs
 from widgets.common import StudyView, keeps_last, plotly_pane
 from widgets.figures import empty_figure
 
-__all__ = ["HouseholderView", "create_view", "METHOD_MODEL", "METHOD_LABELS", "MAX_DIRECTIONS"]
+__all__ = ["HouseholderView", "create_view", "MAX_DIRECTIONS", "EDIT_LAYERS"]
 
-# Which trained model each direction method reads, and how the page names it.
-METHOD_MODEL = {"householder": "householder", "sefa": "linear", "ganspace": "linear", "random": "householder"}
-METHOD_LABELS = {
-    "householder": "Householder: the projector's own directions",
-    "sefa": "SeFa: eigenvectors of the unconstrained layer",
-    "ganspace": "GANSpace: PCA of the unconstrained layer's activations",
-    "random": "Random orthonormal directions (projector model)",
-}
 MAX_OFFSET = 4.0
-MAX_DIRECTIONS = 10  # offset sliders d1..d10; those beyond the model's rank are hidden
+MAX_DIRECTIONS = 10  # offset sliders d1..d10; those beyond the rank are hidden
 OFFSETS = [f"d{i + 1}" for i in range(MAX_DIRECTIONS)]
-FIRST_LAYER = "fc"  # the generator's latent -> features layer; deeper layers come from the model itself
+RANKS = tuple(PRESETS["finetune"]["ranks"])
 SENSITIVITY = PRESETS["sensitivity"]
-# The heatmap is a property of the directions, not of the z shown: it averages prior draws of
-# this fixed seed, so every visitor sees the same matrix for the same directions (and it caches).
-SENSITIVITY_SEED = 0
+SENSITIVITY_SEED = 0  # the heatmap averages its own fixed draws: the same matrix for every visitor
+EDIT_LAYERS = {
+    "first": "this block's first style slot (the paper's edit)",
+    "block": "all three slots of this block",
+    "range": "all slots of the blocks in 'Edit blocks'",
+    "all": "every slot of w+ (all layers)",
+}
 
 INTRO = (
-    "## Householder latent directions\n"
-    "The generator below maps a latent code z (8 numbers) to a 32×32 image of a coloured shape. "
-    "Its first layer is either a **Householder projector** A = Q(U)·S·Q(V)ᵀ (rank 6, every nonzero "
-    "singular value exactly 1, its directions are the first columns of Q(V)) or an unconstrained "
-    "linear layer, analysed with **SeFa** or **GANSpace**. Move a direction slider to push the sample "
-    "along that direction; the grid shows every direction from −span to +span; the heatmap measures, "
-    "with a factor regressor trained on the ground truth, which factor each direction changes. "
-    "*Of layer* points the study at any linear layer of the generator by its dotted name: for a deeper "
-    "layer the directions live in that layer's input and are added to what it receives."
+    "## Householder latent directions on a style-based GAN\n"
+    "A small StyleGAN2-like generator (mapping MLP z → w, 64-d; blocks at 4, 8, 16, 32 px, each with "
+    "style affines w → channels) was pretrained on coloured shapes with six known factors. The paper's "
+    "protocol: every block's **first style affine** becomes a **Householder projector** "
+    "(`HouseholderProjector.from_linear`, rank 4, 6 or 10, all nonzero singular values exactly 1) and the "
+    "generator is fine-tuned for 2 % of its pretraining steps. Its directions (the rows of V_rᵀ) are compared, "
+    "on the same pretrained generator, with **SeFa**, **GANSpace** (PCA of w), random directions, the swap "
+    "without fine-tuning, and the control that the loss cannot tell apart from the projector's own "
+    "directions: a **random rotation within the projector's span**. A slider moves the sample along one "
+    "direction (in units of σ, the spread of w along it); each slider carries its automatic label (top "
+    "factor and purity, from the heatmap)."
 )
 
 
@@ -96,11 +94,9 @@ def _shipped(folder: str | None = None) -> Artifacts:
 def _one_thread() -> Iterator[None]:
     """Run the torch calls inside on one intra-op thread (this thread only), then restore.
 
-    Note [one thread for small batches]: the page decodes 1 to 77 images of 32x32 at a time.
-    Spread over OpenMP threads that is slower than on one (the threads' barriers cost more
-    than the work), and on a machine whose cores are busy with a training run it is two orders
-    of magnitude slower (a single image: 150 ms instead of 2 ms). OpenMP's thread count is
-    per calling thread, so other threads (a training job) keep theirs.
+    Note [one thread for small batches]: the page decodes 1 to 110 small images at a time;
+    spread over OpenMP threads that is slower than on one, and much slower while a training run
+    holds the cores. OpenMP's thread count is per calling thread, so a job keeps its own.
     """
     before = torch.get_num_threads()
     if before == 1:
@@ -114,10 +110,10 @@ def _one_thread() -> Iterator[None]:
 
 
 class _ModelCache:
-    """Results that depend only on a model (and method, layer): computed once, shared by every session.
+    """Results that depend only on a generator (and method, block, k): computed once, shared by every session.
 
-    Keyed by the model object (weakly, so a model trained on a page and dropped is freed with
-    its entries); the shipped models are shared read-only, so their entries serve every visitor.
+    Keyed weakly by the generator object, so a generator fine-tuned on a page and dropped is freed
+    with its entries.
     """
 
     def __init__(self) -> None:
@@ -143,54 +139,23 @@ class _ModelCache:
 
 
 _CACHE = _ModelCache()
+_SWAPS: dict = {}  # (id of pretrained generator, rank) -> its swap without fine-tuning (shared, read-only)
+_SWAPS_LOCK = threading.Lock()
 
 
 def _served() -> bool:
-    """True inside a served browser session: there, work that takes long must leave the event loop.
-
-    (A script, a test or a notebook cell computes in place: it waits for its own result anyway.)
-    """
+    """True inside a served browser session: there, long work must leave the event loop."""
     doc = pn.state.curdoc
     return doc is not None and doc.session_context is not None
 
 
-def _layer_arg(layer: str) -> str | None:
-    return None if layer == FIRST_LAYER else layer
-
-
-def cached_directions(vae, method: str, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """((k, d), (k,)) directions and values of ``method`` at ``layer`` of ``vae`` (cached per model)."""
-    def compute():
-        k = min(vae.config.rank, MAX_DIRECTIONS)
-        with _one_thread():
-            dirs, values = directions_of(vae, method, _layer_arg(layer), k)
-        return dirs.detach().float(), values.detach()
-
-    return _CACHE.get_or_compute(vae, ("directions", method, layer), compute)
-
-
-def sensitivity_key(method: str, layer: str, regressor) -> tuple:
-    return ("sensitivity", method, layer, id(regressor))
-
-
-def cached_sensitivity(vae, regressor, method: str, layer: str) -> np.ndarray:
-    """(k, 6) direction x factor sensitivity of ``method`` at ``layer`` (cached per model and regressor)."""
-    def compute():
-        dirs, _ = cached_directions(vae, method, layer)
-        with _one_thread():
-            return sensitivity_matrix(vae.generator, regressor, dirs, seed=SENSITIVITY_SEED, layer=_layer_arg(layer),
-                                      **SENSITIVITY)
-
-    return _CACHE.get_or_compute(vae, sensitivity_key(method, layer, regressor), compute)
-
-
-def cached_orthogonality_error(vae, layer: str) -> float:
-    """max |σ−1| of ``layer``'s weight (cached per model)."""
-    def compute():
-        with _one_thread():
-            return orthogonality_error(vae.generator.get_submodule(layer).weight.detach())
-
-    return _CACHE.get_or_compute(vae, ("orthogonality", layer), compute)
+def swap_of(G, D, rank: int):
+    """The pretrained pair's swap without fine-tuning at ``rank`` (computed once per process)."""
+    key = (id(G), rank)
+    with _SWAPS_LOCK:
+        if key not in _SWAPS:
+            _SWAPS[key] = finetune_swapped(G, D, rank, None, steps=0).generator
+        return _SWAPS[key]
 
 
 @dataclass(frozen=True)
@@ -198,10 +163,11 @@ class DirectionSet:
     """The directions the page shows, and where they came from."""
 
     method: str
-    layer: str
-    dirs: torch.Tensor  # (k, d): d = latent width for the first layer, else the layer's input width
-    values: torch.Tensor  # (k,) singular values, eigenvalues, variances or NaN
-    models: dict  # the page's models they were computed from
+    block: int
+    rank: int
+    generator: Any  # the StyleGenerator they belong to (and edit)
+    dirs: torch.Tensor  # (k, w_dim)
+    scales: torch.Tensor  # (k,) sigma of w along each direction
 
 
 @dataclass(frozen=True)
@@ -209,428 +175,408 @@ class Heatmap:
     """The direction x factor sensitivity shown, and the directions it measures."""
 
     method: str
-    layer: str
-    model: Any  # the ShapesVAE whose directions it measures
+    block: int
+    rank: int
     S: np.ndarray  # (k, 6)
+    labels: tuple  # automatic label per direction
 
 
-# One offset parameter per direction slot; the view shows as many as its model has directions.
+def cached_directions(G, method: str, block: int, k: int, gens: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """((k, w_dim) directions, (k,) sigmas) of ``method`` for ``block`` (cached per generator)."""
+    def compute():
+        with _one_thread():
+            dirs = variant_directions(gens, method, k, seed=0)[block].detach().float()
+            return dirs, direction_scales(G, dirs)
+
+    return _CACHE.get_or_compute(G, ("directions", method, block, k), compute)
+
+
+def cached_sensitivity(G, regressor, found: DirectionSet) -> np.ndarray:
+    """(k, 6) sensitivity of the directions at their block's first slot (cached per generator)."""
+    def compute():
+        with _one_thread():
+            return gan_sensitivity(G, regressor, found.dirs, block_slots(G, found.block), seed=SENSITIVITY_SEED,
+                                   **SENSITIVITY)
+
+    key = ("sensitivity", found.method, found.block, int(found.dirs.shape[0]), id(regressor))
+    return _CACHE.get_or_compute(G, key, compute)
+
+
+# One offset parameter per direction slot; the view shows as many as the rank.
 DirectionOffsets = param.parameterized_class("DirectionOffsets", {
-    name: param.Number(0.0, bounds=(-MAX_OFFSET, MAX_OFFSET), step=0.1, label=f"direction {i + 1}",
-                       doc=f"Offset of the sample along direction {i + 1} (prior standard deviations).")
+    name: param.Number(0.0, bounds=(-MAX_OFFSET, MAX_OFFSET), step=0.1, label=f"d{i + 1}",
+                       doc=f"Offset of the sample along direction {i + 1}, in σ (the spread of w along it).")
     for i, name in enumerate(OFFSETS)})
 
 
 class HouseholderView(StudyView, DirectionOffsets):
-    """Direction sliders, a traversal grid, the sensitivity heatmap and a training panel."""
+    """Direction sliders with labels, the traversal grid, the sensitivity heatmap, results, fine-tuning."""
 
     intro = INTRO
 
-    method = param.Selector(default="householder", objects=list(METHOD_MODEL), label="Directions from",
-                            doc="Where the directions come from: the projector's own directions, SeFa or "
-                                "GANSpace on the unconstrained model, or random orthonormal directions. The "
-                                "shipped models' directions and heatmaps are precomputed; for a model trained "
-                                "here the heatmap is computed in the background (the old one stays, marked "
-                                "'updating…').")
-    layer = param.Selector(default=FIRST_LAYER, objects=[FIRST_LAYER], label="Of layer (dotted name)",
-                           doc="Linear layer whose directions are traversed: the first one moves z itself; a "
-                               "deeper one gets t·n added to what it receives (SeFa on an intermediate layer). "
-                               "A heatmap not computed yet is computed in the background (the old one stays, "
-                               "marked 'updating…').")
-    seed = param.Integer(default=0, bounds=(0, 99_999), label="z seed",
-                         doc="Seed of the latent sample z (prior N(0, I)); redraws the sample and the grid "
-                             "(the heatmap averages its own fixed prior draws).")
-    resample = param.Action(lambda self: self.next_seed(), label="Resample z",
-                            doc="Draw the next z (redraws the sample and the grid).")
-    span = param.Number(default=3.0, bounds=(0.5, 6.0), step=0.25, label="Grid span ±",
-                        doc="The traversal grid runs from -span to +span along each direction (redraws the grid only).")
-    steps = param.Integer(default=7, bounds=(3, 11), label="Grid steps",
-                          doc="Columns of the traversal grid (redraws the grid only).")
-    train_layer = param.Selector(default="householder", objects=["householder", "linear"], label="First layer",
-                                 doc="First layer of the generator trained on this page.")
-    train_steps = param.Integer(default=PRESETS["page"]["train"]["steps"], bounds=(20, 5000), label="Steps",
-                                doc="Optimiser steps for a training run started here (the shipped models' "
-                                    "budget is in results.json).")
-    train = param.Action(lambda self: self.start_training(), label="Train a generator",
-                         doc="Train a generator with the chosen first layer, in the background.")
-    restore = param.Action(lambda self: self.restore_shipped(), label="Back to the shipped models",
-                           doc="Drop the models trained on this page.")
-    # Results, shown by the figures that depend on them (not controls).
-    models = param.Dict(default={}, precedence=-1, doc="First-layer kind -> the model the page shows.")
+    method = param.Selector(default="householder", objects=list(VARIANTS), label="Directions from",
+                            doc="householder: the fine-tuned projector's own directions; within_span: a random "
+                                "rotation of them inside the same span (the control); swap: the projector's "
+                                "directions right after the swap, no fine-tuning; sefa, ganspace, random: on the "
+                                "same pretrained generator.")
+    block = param.Integer(default=1, bounds=(0, 3), label="Block (0 = 4 px … 3 = 32 px)",
+                          doc="Whose first style affine the directions belong to (GANSpace and random directions "
+                              "are the same for every block; they are edited at this block).")
+    rank = param.Selector(default=PRESETS["page"]["rank"], objects=list(RANKS), label="Projector rank",
+                          doc="Rank of the projectors (number of directions); the baselines show as many.")
+    gan_seed = param.Selector(default=0, objects=[0], label="Pretrained seed",
+                              doc="Which pretrained generator (one per seed).")
+    edit_layers = param.Selector(default="first", objects=list(EDIT_LAYERS), label="Edit touches",
+                                 doc="Which slots of w+ an edit moves: " + "; ".join(
+                                     f"{k}: {v}" for k, v in EDIT_LAYERS.items()) + ".")
+    edit_range = param.Range(default=(0, 3), bounds=(0, 3), label="Edit blocks (for 'range')",
+                             doc="First and last block whose slots move when 'Edit touches' is 'range'.")
+    seed = param.Integer(default=0, bounds=(0, 99_999), label="Sample seed",
+                         doc="Seed of the sample w (redraws the sample and the grid).")
+    resample = param.Action(lambda self: self.next_seed(), label="Resample",
+                            doc="Draw the next sample (redraws the sample and the grid).")
+    span = param.Number(default=2.5, bounds=(0.5, 4.0), step=0.25, label="Grid span ± (σ)",
+                        doc="The traversal grid runs from -span·σ to +span·σ along each direction.")
+    steps = param.Integer(default=7, bounds=(3, 11), label="Grid steps", doc="Columns of the traversal grid.")
+    ft_steps = param.Integer(default=PRESETS["page"]["steps"], bounds=(1, 500), label="Fine-tune steps",
+                             doc="Steps of the paper's fine-tuning after the swap (2 % of the pretraining "
+                                 "steps is the protocol's budget).")
+    finetune = param.Action(lambda self: self.start_finetune(), label="Fine-tune",
+                            doc="Swap every block's first style affine for a projector of the chosen rank and "
+                                "fine-tune in the background (Adam lr 0.002, betas (0, 0.99)).")
+    restore = param.Action(lambda self: self.restore_shipped(), label="Back to the shipped generators",
+                           doc="Drop the generators fine-tuned on this page.")
+    # Results (not controls).
+    tuned = param.Dict(default={}, precedence=-1, doc="(seed, rank) -> fine-tuned generator shown.")
     directions = param.ClassSelector(class_=DirectionSet, default=None, allow_None=True, precedence=-1,
-                                     doc="The directions of the current method and layer.")
+                                     doc="The directions of the current controls.")
     heatmap = param.ClassSelector(class_=Heatmap, default=None, allow_None=True, precedence=-1,
-                                  doc="The sensitivity heatmap shown (of the directions, or the last one while "
-                                      "the new one is computed).")
-    heatmap_pending = param.Boolean(default=False, precedence=-1,
-                                    doc="True while the heatmap of the current directions is computed.")
-    train_log = param.List(default=[], precedence=-1, doc="(step, loss) of the run trained on the page.")
-    train_samples = param.Tuple(default=(None, None), length=2, precedence=-1,
-                                doc="(mosaic, step): the latest samples of the run trained on the page.")
+                                  doc="The sensitivity heatmap shown.")
+    heatmap_pending = param.Boolean(default=False, precedence=-1, doc="True while the heatmap is computed.")
+    ft_log = param.List(default=[], precedence=-1, doc="(step, loss G, loss D) of the page's fine-tuning run.")
 
     def __init__(self, *, artifacts: Artifacts | None = None, **params: Any) -> None:
         super().__init__(**params)
-        self.job = self.add_job("training", errors_here=True).locks(
-            (self, "train_layer"), (self, "train_steps"), (self, "train"), (self, "restore"))
+        self.job = self.add_job("fine-tuning", errors_here=True).locks(
+            (self, "ft_steps"), (self, "finetune"), (self, "restore"))
         self.heatmap_job = self.add_job("heatmap", errors_here=True)
-        self.direction_errors = self.error_box()  # shown under the direction controls
+        self.direction_errors = self.error_box()
         self._art: Artifacts | None = None
         self.results_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
+        self.generator_table = pn.pane.DataFrame(pd.DataFrame(), sizing_mode="stretch_width", index=False)
         self.results_note = pn.pane.Markdown("", sizing_mode="stretch_width")
         try:
             self._art = artifacts if artifacts is not None else _shipped()
         except Exception as exc:  # noqa: BLE001 - the page still builds and says what is missing
             self.errors.show(exc)
             return
-        self.param.layer.objects = linear_layer_names(self._art.models["householder"].generator)
+        seeds = sorted(self._art.pretrained)
+        self.param.gan_seed.objects = seeds
+        if self.gan_seed not in seeds:
+            self.gan_seed = seeds[0]
+        n_blocks = len(self._art.pretrained[seeds[0]][0].blocks)
+        self.param.block.bounds = (0, n_blocks - 1)
+        self.param.edit_range.bounds = (0, n_blocks - 1)
         self._fill_results()
-        self.models = dict(self._art.models)
+        with param.discard_events(self):
+            self.tuned = dict(self._art.finetuned)
+        self.refresh()
 
     @classmethod
     def warm(cls, progress, should_stop) -> None:
-        """Directions, heatmaps and orthogonality errors of the shipped models, for every method and layer.
-
-        Run once per server in the background (see :meth:`StudyView.warm`), so switching the
-        method or the layer on the page only looks them up (Note [what each control recomputes]).
-        """
+        """Directions and heatmaps of the shipped seed-0 generators at the default rank, for every method and block."""
         try:
             art = _shipped()
         except FileNotFoundError:
-            return  # the page says what is missing; the other studies' warm-up goes on
-        layers = linear_layer_names(art.models["householder"].generator)
-        pairs = [(m, layer) for layer in layers for m in METHOD_MODEL]
-        for i, (method, layer) in enumerate(pairs):
+            return
+        if 0 not in art.pretrained:
+            return
+        view = cls(artifacts=art)
+        pairs = [(m, b) for b in range(len(art.pretrained[0][0].blocks)) for m in VARIANTS]
+        for i, (method, block) in enumerate(pairs):
             if should_stop():
                 return
-            vae = art.models[METHOD_MODEL[method]]
-            progress(i / len(pairs), f"householder: {method} directions of {layer}")
+            progress(i / len(pairs), f"householder: {method} directions of block {block}")
             try:
-                cached_directions(vae, method, layer)
+                found = view._compute(method, block, view.rank)
             except ValueError:
-                continue  # no such directions (the projector's own directions of a plain layer)
-            cached_sensitivity(vae, art.regressor, method, layer)
-            cached_orthogonality_error(vae, layer)
+                continue
+            cached_sensitivity(found.generator, art.regressor, found)
 
     def on_load(self) -> None:
         if self.heatmap_pending and not self.heatmap_job.running:
-            self._update_heatmap()  # a heatmap that could not start before a browser showed the page
+            self._update_heatmap()
 
     # ------------------------------------------------------------------ state
-    @property
-    def model(self):
-        """The model the current method reads."""
-        return self.models[METHOD_MODEL[self.method]]
-
-    @property
-    def layer_arg(self) -> str | None:
-        """The ``layer=`` the lab calls get: None moves z itself (the first layer's input)."""
-        return None if self.layer == FIRST_LAYER else self.layer
+    def generators(self) -> dict:
+        """{'pretrained', 'swap', 'finetuned' (when there is one)} for the current seed and rank."""
+        G, D = self._art.pretrained[self.gan_seed]
+        gens = {"pretrained": G, "swap": swap_of(G, D, self.rank)}
+        ft = self.tuned.get((self.gan_seed, self.rank))
+        if ft is not None:
+            gens["finetuned"] = ft
+        return gens
 
     @property
     def n_directions(self) -> int:
         return 0 if self.directions is None else self.directions.dirs.shape[0]
 
     def offsets(self) -> np.ndarray:
-        """(k,) offsets of the sample along the k directions shown."""
         return np.array([getattr(self, name) for name in OFFSETS[: self.n_directions]], dtype=float)
 
-    def direction_labels(self) -> list[str]:
-        return [self.param[name].label for name in OFFSETS[: self.n_directions]]
+    def slots(self) -> list[int]:
+        """The w+ slots an edit moves (Note [what each control recomputes]: images only)."""
+        G = self.directions.generator
+        if self.edit_layers == "range":
+            return block_slots(G, (int(self.edit_range[0]), int(self.edit_range[1])), "block")
+        return block_slots(G, self.block, self.edit_layers)
 
-    @param.depends("method", "layer", "models", watch=True)
+    def _compute(self, method: str, block: int, rank: int) -> DirectionSet:
+        gens = self.generators()
+        source = variant_source(method)[0]
+        if source not in gens:
+            raise ValueError(f"method: no fine-tuned generator for seed {self.gan_seed} at rank {rank}; press "
+                             "'Fine-tune' below (or choose swap, sefa, ganspace or random)")
+        G = gens[source]
+        dirs, scales = cached_directions(G, method, block, rank, gens)
+        return DirectionSet(method, block, rank, G, dirs, scales)
+
+    @param.depends("method", "block", "rank", "gan_seed", "tuned", watch=True)
     def refresh(self) -> bool:
-        """Recompute the directions of the current method and layer; False (and a message) on failure.
-
-        A method/layer pair with no directions (the projector's own directions of a plain
-        Linear layer) shows why and puts the controls back where they were, so the page keeps
-        showing what it did. The controls go back silently: nothing has to be recomputed for
-        what is already shown, and pn.Param sets a widget back to its parameter's value.
-        """
+        """Recompute the directions; on failure say why and put the controls back."""
+        if getattr(self, "_art", None) is None:
+            return False
         shown = self.directions
-        if shown is not None and (shown.method, shown.layer, shown.models) == (self.method, self.layer, self.models):
-            return True  # what is shown already answers these controls
-        box = self.errors if not self.models else self.direction_errors
-        found = self.guard(self._compute_directions, errors=box)()
+        found = self.guard(self._compute, errors=self.direction_errors)(self.method, self.block, self.rank)
         if found is None:
-            if shown is not None:  # back to the controls that produced what is shown
+            if shown is not None:
                 with param.discard_events(self):
-                    self.method, self.layer = shown.method, shown.layer
+                    self.method, self.block, self.rank = shown.method, shown.block, shown.rank
             return False
         self.direction_errors.clear()
-        self._label_sliders(found)
+        k = found.dirs.shape[0]
+        for i, name in enumerate(OFFSETS):
+            p = self.param[name]
+            if p.precedence != (1 if i < k else -1):
+                p.precedence = 1 if i < k else -1
         self.directions = found
         self._update_heatmap()
         return True
 
-    def _compute_directions(self) -> DirectionSet:
-        if not self.models:
-            raise FileNotFoundError("no models are loaded; run `python scripts/make_householder_data.py`")
-        dirs, values = cached_directions(self.model, self.method, self.layer)
-        return DirectionSet(self.method, self.layer, dirs, values, self.models)
-
-    # ------------------------------------------------------------------ the heatmap
+    # ------------------------------------------------------------------ the heatmap and the labels
     def _update_heatmap(self) -> None:
-        """Show the heatmap of the current directions: at once when cached, else computed off the loop.
-
-        On a served page a heatmap not cached yet is computed by ``heatmap_job`` while the old
-        one stays, marked "updating…"; elsewhere (a notebook, a script, a test) it is computed here.
-        """
         d = self.directions
         if d is None or self._art is None:
             return
-        model, regressor = self.model, self._art.regressor
-        S = _CACHE.get(model, sensitivity_key(d.method, d.layer, regressor))
+        reg = self._art.regressor
+        key = ("sensitivity", d.method, d.block, int(d.dirs.shape[0]), id(reg))
+        S = _CACHE.get(d.generator, key)
         if S is None and not _served():
-            S = self.guard(cached_sensitivity)(model, regressor, d.method, d.layer)
+            S = self.guard(cached_sensitivity)(d.generator, reg, d)
             if S is None:
                 return
         if S is not None:
-            self.heatmap, self.heatmap_pending = Heatmap(d.method, d.layer, model, S), False
+            self._show_heatmap(d, S)
             return
         self.heatmap_pending = True
         if self.heatmap_job.running:
-            return  # its end starts the next one (_on_heatmap)
-        method, layer = d.method, d.layer
+            return
 
         def work(progress, should_stop):
-            progress(0.0, f"measuring {method} directions of {layer}…")
-            return None if should_stop() else cached_sensitivity(model, regressor, method, layer)
+            progress(0.0, f"measuring {d.method} directions of block {d.block}…")
+            return None if should_stop() else cached_sensitivity(d.generator, reg, d)
 
         self.heatmap_job.start(work, on_done=self._on_heatmap)
 
-    def _on_heatmap(self, _result) -> None:
-        self.heatmap_job.status.object = ""  # the figure itself says what it shows
-        if self.heatmap_job.outcome == "done":
-            self._update_heatmap()  # the current directions' matrix (cached now), or the next job
-        else:
-            self.heatmap_pending = False  # stopped or failed: the old heatmap stays, no longer "updating"
+    def _show_heatmap(self, d: DirectionSet, S: np.ndarray) -> None:
+        labels = tuple(direction_labels(S))
+        for i, lab in enumerate(labels):
+            text = f"d{i + 1}: {lab}"
+            if self.param[OFFSETS[i]].label != text:
+                self.param[OFFSETS[i]].label = text
+        self.heatmap, self.heatmap_pending = Heatmap(d.method, d.block, d.rank, S, labels), False
 
-    def _label_sliders(self, found: DirectionSet) -> None:
-        k = found.dirs.shape[0]
-        for i, name in enumerate(OFFSETS):
-            p = self.param[name]
-            # Only what differs is set: a precedence set (even to its value) makes pn.Param rebuild its sliders.
-            if p.precedence != (1 if i < k else -1):
-                p.precedence = 1 if i < k else -1
-            if i < k:
-                v = float(found.values[i])
-                label = {
-                    "householder": f"direction {i + 1} (σ = {v:.2f})",
-                    "sefa": f"direction {i + 1} (eigenvalue {v:.2f})",
-                    "ganspace": f"direction {i + 1} (variance {v:.3g})",
-                }.get(found.method, f"direction {i + 1} (random)")
-                if p.label != label:
-                    p.label = label
+    def _on_heatmap(self, _result) -> None:
+        self.heatmap_job.status.object = ""
+        if self.heatmap_job.outcome == "done":
+            self._update_heatmap()
+        else:
+            self.heatmap_pending = False
+
+    def direction_labels(self) -> list[str]:
+        return [self.param[name].label for name in OFFSETS[: self.n_directions]]
 
     def next_seed(self) -> None:
         self.seed = (self.seed + 1) % 100_000
 
-    def _z(self) -> torch.Tensor:
-        return prior_samples(1, self.model.config.latent_dim, self.seed)  # (1, latent)
-
     # ------------------------------------------------------------------ figures and texts
-    @param.depends("directions", "seed", *OFFSETS)
+    @param.depends("directions", "seed", "edit_layers", "edit_range", *OFFSETS)
     @keeps_last
     def sample_figure(self) -> dict:
         if self.directions is None:
-            return figs.lean(empty_figure("Sample", "no model loaded", height=380))
-        off = self.offsets()
+            return figs.lean(empty_figure("Sample", "no generator loaded", height=380))
+        d, off = self.directions, self.offsets()
         with _one_thread():
-            img = decode_offset(self.model.generator, self.directions.dirs, off, z=self._z(), layer=self.layer_arg)
+            img = to_unit(render_edit(d.generator, d.dirs, off, self.slots(), seed=self.seed, scales=d.scales))
         return figs.sample_figure(to_uint8_image(img), off.tolist())
 
-    @param.depends("directions", "seed", "span", "steps")
+    @param.depends("directions", "seed", "span", "steps", "edit_layers", "edit_range", "heatmap")
     @keeps_last
     def grid_figure(self) -> dict:
         if self.directions is None:
-            return figs.lean(empty_figure("Traversal grid", "no model loaded", height=520))
-        with _one_thread():  # one batched forward pass for the whole grid
-            imgs = traverse(self.model.generator, self.directions.dirs, z=self._z(), span=self.span,
-                            steps=self.steps, layer=self.layer_arg)[0]  # (k, steps, 3, H, W)
+            return figs.lean(empty_figure("Traversal grid", "no generator loaded", height=520))
+        d = self.directions
+        with _one_thread():
+            ws = sample_ws(d.generator, 1, self.seed)
+            imgs = to_unit(traverse_ws(d.generator, d.dirs, self.slots(), ws=ws, span=self.span, steps=self.steps,
+                                       scales=d.scales))[0]  # (k, steps, 3, H, W)
         k, s, _, h, w = imgs.shape
-        where = "z + t·n_i" if self.layer_arg is None else f"z with t·n_i added at layer {self.layer}"
         return figs.grid_figure(image_grid(imgs), rows=k, cols=s, tile=(h, w), span=self.span,
-                                row_labels=self.direction_labels(), where=where,
-                                method=METHOD_LABELS[self.method].split(":")[0])
+                                row_labels=self.direction_labels(), where=f"w + t·σ·d_i ({self.edit_layers} slots)",
+                                method=self.method)
 
     @param.depends("heatmap", "heatmap_pending")
     @keeps_last
     def sensitivity_figure(self) -> dict:
-        kw = {"n_samples": SENSITIVITY["n_samples"], "span": SENSITIVITY["span"]}
+        kw = {"n_samples": SENSITIVITY["n"], "span": SENSITIVITY["span"]}
         if self.heatmap is None:
-            note = "computing the heatmap…" if self.heatmap_pending else "no model loaded"
-            return figs.sensitivity_figure(None, None, note=note, **kw)
-        S = self.heatmap.S
-        note = ""
-        if self.heatmap_pending:
-            note = f"updating… (still showing {self.heatmap.method}, layer {self.heatmap.layer})"
-        return figs.sensitivity_figure(S, purity(S), note=note, **kw)
-
-    @param.depends("directions")
-    def orth_text(self) -> str:
-        if self.directions is None:
-            return ""
-        w = self.model.generator.get_submodule(self.layer).weight
-        err = cached_orthogonality_error(self.model, self.layer)
-        where = "First layer" if self.layer_arg is None else f"Layer `{self.layer}`"
-        verdict = (" — a true low-rank orthogonal map." if err < 1e-3
-                   else " — unconstrained, its gains differ per direction.")
-        return (f"**{where} ({METHOD_MODEL[self.method]} model, {w.shape[0]}×{w.shape[1]}):** orthogonality "
-                f"error max|σ−1| = {err:.2e} over its nonzero singular values{verdict}")
+            return figs.sensitivity_figure(None, None, note="computing the heatmap…" if self.heatmap_pending
+                                           else "no generator loaded", **kw)
+        note = f"updating… (still showing {self.heatmap.method}, block {self.heatmap.block})" \
+            if self.heatmap_pending else ""
+        return figs.sensitivity_figure(self.heatmap.S, self.heatmap.labels, note=note, **kw)
 
     @param.depends("directions")
     def info_text(self) -> str:
-        if self.directions is None:
+        d = self.directions
+        if d is None:
             return ""
-        n_in = self.model.generator.get_submodule(self.layer).weight.shape[1]
-        moved = "z" if self.layer_arg is None else f"the input of layer `{self.layer}` ({n_in} features)"
-        return f"**Directions:** {METHOD_LABELS[self.method]}; they move {moved}."
+        layer = d.generator.blocks[d.block].conv0.affine
+        err = orthogonality_error(layer.weight.detach())
+        kind = "a Householder projector" if hasattr(layer, "rank") else "an unconstrained nn.Linear"
+        return (f"**Directions:** {VARIANT_LABELS[d.method]}. Block {d.block}'s first style affine in this "
+                f"generator is {kind} (max|σ−1| = {err:.1e} over its nonzero singular values).")
 
-    @param.depends("train_log")
+    @param.depends("ft_log")
     @keeps_last
     def loss_figure(self) -> dict:
-        steps, losses = zip(*self.train_log) if self.train_log else ((), ())
-        return figs.loss_figure(steps, losses)
-
-    @param.depends("train_samples")
-    @keeps_last
-    def train_samples_figure(self) -> dict:
-        return figs.samples_figure(*self.train_samples)
+        rows = self.ft_log
+        return figs.loss_figure([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
     def _fill_results(self) -> None:
         res = self._art.results
         if not res.get("summary"):
+            self.results_note.object = ("No results yet: run `python scripts/householder_experiment.py` and "
+                                        "`--merge`.")
             return
-        cfg = res.get("train_config", {})
-        held = ", ".join(f"{k} {v:.2f}" for k, v in res.get("regressor_heldout", {}).items())
-        device = str(res.get("device", "?")).replace("(1 threads)", "(1 thread)")
-        self.results_note.object = (f"Budget per model: {cfg.get('steps', '?')} steps of "
-                                    f"{cfg.get('batch_size', '?')} images, seeds {res.get('seeds', '?')}, measured "
-                                    f"on {device}; factor regressor held-out: {held}.")
+        pre = res.get("pretrain", {})
+        secs = ", ".join(f"seed {s}: {v['seconds']:.0f} s" for s, v in pre.items())
+        self.results_note.object = (
+            f"{len(res.get('seeds', []))} seeds; pretraining {res.get('pretrain_steps', '?')} steps ({secs}, "
+            f"{res.get('device', '?')}); fine-tuning {res.get('finetune_steps', '?')} steps. Edits move each "
+            "block's first slot of w+; metrics averaged over the 4 blocks. PIPL@matched: path length at matched "
+            "image change over target² (1 = an even path). `scripts/householder_experiment.py` produced these.")
         self.results_table.object = figs.results_table(res["summary"])
+        self.generator_table.object = figs.generator_table(res.get("generator_summary", []))
 
-    # ------------------------------------------------------------------ training
-    def start_training(self) -> bool:
-        """Start training a generator in the background; False if one is already running.
-
-        The Train button and the run's settings are disabled while it runs (``job.locks``), so
-        a second press cannot reset the loss curve of the run in flight.
-        """
-        if self.job.running or self.closed:
+    # ------------------------------------------------------------------ fine-tuning
+    def start_finetune(self) -> bool:
+        """Fine-tune the swapped generator of the current seed and rank in the background."""
+        if self.job.running or self.closed or self._art is None:
             return False
-        base = self.models["householder"].config if self.models else GeneratorConfig()
-        cfg = self.guard(page_train_config, errors=self.job.errors)(base, self.train_layer, self.train_steps)
-        if cfg is None:
-            return False
+        G, D = self._art.pretrained[self.gan_seed]
+        seed, rank, steps = self.gan_seed, self.rank, self.ft_steps
 
         def work(progress, should_stop):
             torch.set_num_threads(max(1, torch.get_num_threads() - 1))  # this thread only; one core for the page
-            data = make_shapes(cfg.n_images, seed=cfg.data_seed)
-            return train_vae(cfg, data=data, progress=progress, should_stop=should_stop)
+            d = PRESETS["data"]
+            data = make_shapes(4000, seed=d["train_seed"])
+            cfg = GanTrainConfig(batch_size=PRESETS["pretrain"]["batch_size"], log_every=1)  # a point per step
+            return finetune_swapped(G, D, rank, data, steps=steps, train=cfg, progress=progress,
+                                    should_stop=should_stop)
 
-        log, samples = self.train_log, self.train_samples
-        self.train_log, self.train_samples = [], (None, None)
-        if not self.job.start(work, on_partial=self._on_event, on_done=self._on_trained):
-            self.train_log, self.train_samples = log, samples  # nothing started: keep what was shown
+        log = self.ft_log
+        self.ft_log = []
+        if not self.job.start(work, on_partial=self._on_event, on_done=lambda r: self._on_tuned(r, seed, rank)):
+            self.ft_log = log
             return False
         return True
 
     def _on_event(self, event: dict) -> None:
-        """One logged step of the page's training run (events arrive in order)."""
-        if "step" in event and "loss" in event:
-            self.train_log = [*self.train_log, (int(event["step"]), float(event["loss"]))]
-        if "samples" in event:
-            imgs = np.asarray(event["samples"])[None]  # (1, n, 3, H, W)
-            self.train_samples = (image_grid(imgs), event.get("step"))
+        if "step" in event and "loss_g" in event:
+            self.ft_log = [*self.ft_log, (int(event["step"]), float(event["loss_g"]), float(event["loss_d"]))]
 
-    def _on_trained(self, result) -> None:
-        """Swap in a finished run's model; a stopped run's model is kept aside, not swapped in.
-
-        Note [a stopped run]: Stop keeps what was computed (the loss curve, the samples, the
-        run's checkpoint on disk) but the page goes on showing the model it showed before, so a
-        barely trained model never replaces a good one behind the researcher's back; the status
-        says so and names the step it stopped at.
-        """
-        kind = result.model.config.first_layer
-        where = f" Run saved in `{result.run.path}`." if result.run is not None else ""
-        if result.stopped or self.job.outcome == "stopped":
-            shown = "shipped" if self._art is not None and self.models.get(kind) is self._art.models.get(kind) \
-                else "previously trained"
-            self.job.status.object = (f"training: stopped at step {result.step} of {self.train_steps}; the page "
-                                      f"still shows the {shown} **{kind}** model (a stopped run is not swapped in)."
-                                      f"{where}")
+    def _on_tuned(self, state, seed: int, rank: int) -> None:
+        """Show a finished run's generator; a stopped run is kept aside (Note [a stopped run])."""
+        if state is None:
             return
-        self.job.status.object = (f"training: finished after {result.step} steps; the **{kind}** model on this page "
-                                  f"is now the one trained here.{where}")
-        self.models = {**self.models, kind: result.model.eval().requires_grad_(False)}
+        if state.stopped or self.job.outcome == "stopped":
+            self.job.status.object = (f"fine-tuning: stopped at step {state.step}; the page still shows the "
+                                      "generator it showed before.")
+            return
+        self.job.status.object = (f"fine-tuning: finished {state.step} steps; seed {seed}, rank {rank} now shows "
+                                  "the generator fine-tuned here.")
+        self.tuned = {**self.tuned, (seed, rank): state.generator}
 
     def restore_shipped(self) -> None:
         if self._art is None or self.job.running:
             return
-        trained = [k for k, m in self.models.items() if m is not self._art.models.get(k)]
-        self.models = dict(self._art.models)
-        self.job.status.object = ("Back to the shipped models." if trained else "")
+        self.tuned = dict(self._art.finetuned)
+        self.job.status.object = "Back to the shipped generators."
 
     # ------------------------------------------------------------------ layout
     def body(self) -> pn.viewable.Viewable:
         throttled = {"type": pn.widgets.FloatSlider, "throttled": True}
         controls = pn.Column(
             pn.pane.Markdown("#### Directions"),
-            pn.Param(self.param, parameters=["method", "layer"], show_name=False, width=270,
-                     widgets={"method": {"type": pn.widgets.Select, "width": 250,
-                                         "description": self.param.method.doc},
-                              "layer": {"type": pn.widgets.Select, "width": 250,
-                                        "description": self.param.layer.doc}}),
+            pn.Param(self.param, parameters=["method", "block", "rank", "gan_seed"], show_name=False, width=270,
+                     widgets={"method": {"type": pn.widgets.Select, "width": 250},
+                              "block": {"type": pn.widgets.IntSlider, "width": 250},
+                              "rank": {"type": pn.widgets.Select, "width": 250},
+                              "gan_seed": {"type": pn.widgets.Select, "width": 250}}),
             self.direction_errors,
             pn.Param(self.param, parameters=OFFSETS, show_name=False, width=270,
                      widgets={name: {"type": pn.widgets.FloatSlider, "margin": (5, 10, 5, 10)} for name in OFFSETS}),
-            pn.pane.Markdown("#### Sample and grid"),
-            pn.Param(self.param, parameters=["seed", "resample", "span", "steps"], show_name=False, width=270,
-                     widgets={"seed": {"type": pn.widgets.IntInput}, "span": throttled,
+            pn.pane.Markdown("#### Edit and grid"),
+            pn.Param(self.param, parameters=["edit_layers", "edit_range", "seed", "resample", "span", "steps"],
+                     show_name=False, width=270,
+                     widgets={"edit_layers": {"type": pn.widgets.Select, "width": 250},
+                              "edit_range": {"type": pn.widgets.IntRangeSlider, "width": 250},
+                              "seed": {"type": pn.widgets.IntInput}, "span": throttled,
                               "steps": {"type": pn.widgets.IntSlider, "throttled": True}}),
             width=290,
         )
         top = pn.Row(
             controls,
             pn.Column(plotly_pane(self.sample_figure, sizing_mode="fixed", width=380, height=380),
-                      pn.pane.Markdown(self.info_text, sizing_mode="stretch_width"),
-                      pn.pane.Markdown(self.orth_text, sizing_mode="stretch_width"), width=400),
-            pn.Column(plotly_pane(self.sensitivity_figure, height=360), self.heatmap_job,
+                      pn.pane.Markdown(self.info_text, sizing_mode="stretch_width"), width=400),
+            pn.Column(plotly_pane(self.sensitivity_figure, height=420), self.heatmap_job,
                       sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
         results = pn.Column(
-            pn.pane.Markdown(
-                "#### Shipped comparison (held-out shapes; mean ± std over seeds)\n"
-                "MIG and SAP score encoder codes projected on the directions against the factors; purity is the "
-                "share of a direction's sensitivity taken by its top factor; path length is the squared change of "
-                "the regressor's features per unit step (lower = smoother). `scripts/make_householder_data.py` "
-                "produced these numbers."),
-            self.results_table, self.results_note, sizing_mode="stretch_width", min_width=360,
-            styles={"overflow-x": "auto"})  # a narrow window scrolls the table instead of cutting it
+            pn.pane.Markdown("#### Shipped comparison (held-out real shapes; mean ± std over seeds)\n"
+                             "MIG, DCI-D and SAP by the post-hoc protocol (an encoder trained on generated images "
+                             "regresses the edit coordinates; real shapes with known factors are scored); purity "
+                             "is a direction's top-factor share of its change."),
+            self.results_table, self.generator_table, self.results_note, sizing_mode="stretch_width",
+            min_width=360, styles={"overflow-x": "auto"})
         middle = pn.Row(pn.Column(plotly_pane(self.grid_figure, height=520, sizing_mode="fixed", width=640),
                                   width=650), results, sizing_mode="stretch_width")
         training = pn.Column(
-            pn.pane.Markdown("#### Train a generator here\nRuns in the background on "
-                             f"{PRESETS['page']['train']['n_images']:,} shapes; the loss and samples stream in. "
-                             "A run that finishes replaces that kind's model, for this page only; Stop ends a run "
-                             "and keeps its loss, samples and checkpoint, but the page keeps the model it showed."),
-            self._training_controls(),
+            pn.pane.Markdown("#### Fine-tune here (the paper's protocol)\nSwaps every block's first style affine of "
+                             "the chosen pretrained seed for a projector of the chosen rank and fine-tunes in the "
+                             "background on 4,000 shapes; the losses stream in; Stop ends it and keeps the "
+                             "generator shown before. A finished run replaces that seed and rank's fine-tuned "
+                             "generator, for this page only."),
+            pn.Param(self.param, parameters=["ft_steps", "finetune", "restore"], show_name=False,
+                     default_layout=pn.Row,
+                     widgets={"ft_steps": {"type": pn.widgets.IntInput, "width": 120},
+                              "finetune": {"type": pn.widgets.Button, "color": "primary", "width": 160},
+                              "restore": {"type": pn.widgets.Button, "width": 240}}),
             self.job,
-            pn.Row(plotly_pane(self.loss_figure, height=260), plotly_pane(self.train_samples_figure, height=200),
-                   sizing_mode="stretch_width"),
-            sizing_mode="stretch_width",
-        )
+            plotly_pane(self.loss_figure, height=260),
+            sizing_mode="stretch_width")
         return pn.Column(top, middle, training, sizing_mode="stretch_width")
-
-    def _training_controls(self) -> pn.viewable.Viewable:
-        """The run's settings and buttons; all but Stop are disabled while a run is in flight."""
-        return pn.Param(
-            self.param, parameters=["train_layer", "train_steps", "train", "restore"], show_name=False,
-            default_layout=pn.Row,
-            widgets={"train_layer": {"type": pn.widgets.Select, "width": 160},
-                     "train_steps": {"type": pn.widgets.IntInput, "width": 120},
-                     "train": {"type": pn.widgets.Button, "color": "primary", "width": 180},
-                     "restore": {"type": pn.widgets.Button, "width": 210}})
 
 
 def create_view(**params: Any) -> HouseholderView:

@@ -15,7 +15,7 @@ from widgets import figures as _figures  # read at call time: Note [images in no
 from widgets.figures import as_list, empty_figure, layout
 
 __all__ = ["FACTOR_LABELS", "lean", "png_data_uri", "image_of", "png_image_figure", "sample_figure", "grid_figure",
-           "sensitivity_figure", "loss_figure", "samples_figure", "results_table"]
+           "sensitivity_figure", "loss_figure", "samples_figure", "results_table", "generator_table"]
 
 FACTOR_LABELS = ["shape", "scale", "rotation", "x position", "y position", "hue"]
 PNG_PREFIX = "data:image/png;base64,"
@@ -83,8 +83,8 @@ def png_image_figure(img: np.ndarray, title: str, *, height: int = 300, **extra:
 
 def sample_figure(img: np.ndarray, offsets: Sequence[float]) -> dict:
     """The decoded sample (H, W, 3) uint8, titled with the offsets along each direction."""
-    moved = ", ".join(f"{o:+.1f}·n{i + 1}" for i, o in enumerate(offsets) if o != 0) or "no offset"
-    return png_image_figure(img, f"Sample z + ({moved})", height=380)
+    moved = ", ".join(f"{o:+.1f}σ·d{i + 1}" for i, o in enumerate(offsets) if o != 0) or "no offset"
+    return png_image_figure(img, f"Sample w + ({moved})", height=380)
 
 
 def grid_figure(mosaic: np.ndarray, *, rows: int, cols: int, tile: tuple[int, int], span: float,
@@ -108,9 +108,9 @@ def grid_figure(mosaic: np.ndarray, *, rows: int, cols: int, tile: tuple[int, in
 SENSITIVITY_TITLE = "Which factor moves along each direction"
 
 
-def sensitivity_figure(S: np.ndarray | None, purity: np.ndarray | None, *, n_samples: int, span: float,
+def sensitivity_figure(S: np.ndarray | None, labels: Sequence[str] | None, *, n_samples: int, span: float,
                        note: str = "") -> dict:
-    """Direction x factor sensitivity (k, 6) with each direction's purity in its label.
+    """Direction x factor sensitivity (k, 6); each row is labelled with its automatic label (top factor, purity).
 
     ``note`` (e.g. "updating…") is shown in the title while a newer matrix is being computed;
     with ``S`` None the figure is a text placeholder saying the note (no empty axes).
@@ -118,43 +118,67 @@ def sensitivity_figure(S: np.ndarray | None, purity: np.ndarray | None, *, n_sam
     if S is None:
         return lean(empty_figure(SENSITIVITY_TITLE, note or "no directions yet", height=360))
     S = np.asarray(S, dtype=float)
-    ylabels = [f"n{i + 1} (purity {p:.2f})" for i, p in enumerate(np.asarray(purity, dtype=float))]
+    ylabels = [f"d{i + 1}: {lab}" for i, lab in enumerate(labels)]
     trace = {"type": "heatmap", "z": as_list(S), "x": FACTOR_LABELS, "y": ylabels, "colorscale": "Viridis",
              "zmin": 0, "zmax": max(0.5, float(S.max())), "texttemplate": "%{z:.2f}",
              "colorbar": {"title": {"text": "change"}}, "hovertemplate": "%{y}<br>%{x}: %{z:.3f}<extra></extra>"}
     title = (f"{SENSITIVITY_TITLE}{f' — <i>{note}</i>' if note else ''}<br><sub>range of the regressor's "
-             f"prediction over t ∈ [−{span:g}, {span:g}], mean of {n_samples} samples</sub>")
+             f"prediction over t ∈ [−{span:g}σ, {span:g}σ], mean of {n_samples} samples</sub>")
     return lean({"data": [trace], "layout": layout(title, "ground-truth factor", height=360,
                                                    margin={"l": 120, "r": 10, "t": 60, "b": 40},
                                                    yaxis={"autorange": "reversed"})})
 
 
-def loss_figure(steps: Sequence[int], losses: Sequence[float]) -> dict:
-    """The loss of a generator trained on the page, as it streams in."""
+def loss_figure(steps: Sequence[int], loss_g: Sequence[float], loss_d: Sequence[float]) -> dict:
+    """Generator and discriminator losses of a fine-tuning run on the page, as they stream in."""
+    title = "Fine-tuning losses (non-saturating G, D with R1)"
     if not steps:
-        return lean(empty_figure("Training loss (negative ELBO per image)", "press 'Train a generator' to start",
-                                 height=260))
-    trace = {"type": "scatter", "mode": "lines+markers", "x": list(steps), "y": as_list(np.asarray(losses)),
-             "name": "loss"}
-    return lean({"data": [trace], "layout": layout("Training loss (negative ELBO per image)", "step", "loss",
-                                                   height=260)})
+        return lean(empty_figure(title, "press 'Fine-tune' to start", height=260))
+    traces = [{"type": "scatter", "mode": "lines+markers", "x": list(steps), "y": as_list(np.asarray(v)), "name": n}
+              for n, v in (("generator", loss_g), ("discriminator", loss_d))]
+    return lean({"data": traces, "layout": layout(title, "step", "loss", height=260)})
 
 
-def samples_figure(mosaic: np.ndarray | None, step: int | None) -> dict:
-    """Samples decoded from fixed prior draws during training (a one-row mosaic)."""
+def samples_figure(mosaic: np.ndarray | None, note: str = "") -> dict:
+    """Samples of the generator the page shows (a one-row mosaic)."""
     if mosaic is None:
-        return lean(empty_figure("Samples during training", "press 'Train a generator': samples appear here "
-                                 "while it trains", height=200))
-    return png_image_figure(mosaic, f"Samples at step {step}", height=200)
+        return lean(empty_figure("Samples", note or "no generator loaded", height=200))
+    return png_image_figure(mosaic, f"Samples{f' — {note}' if note else ''}", height=200)
 
 
-def results_table(summary: Sequence[dict]) -> pd.DataFrame:
-    """The shipped comparison as a readable table: mean ± std over seeds per (model, directions)."""
+def _pm(mean: Any, std: Any, digits: str = ".3g") -> str:
+    s = 0.0 if std is None or not np.isfinite(std) else float(std)
+    return f"{float(mean):{digits}}±{s:.2g}"
+
+
+DIRECTION_METRICS = (("mig", "MIG"), ("dci_d", "DCI-D"), ("sap", "SAP"), ("purity", "purity"),
+                     ("pipl_matched", "PIPL@matched"))
+
+
+def results_table(summary: Sequence[dict], rank: int | None = None) -> pd.DataFrame:
+    """Direction metrics as a readable table: mean ± std over seeds per variant (at ``rank``, or every rank)."""
     df = pd.DataFrame(list(summary))
     if df.empty:
         return df
-    out = pd.DataFrame({"model": df["model"], "directions": df["method"]})
-    for m in ("mig", "sap", "purity", "path_length"):
+    if rank is not None and "rank" in df:
+        df = df[df["rank"] == rank]
+    out = pd.DataFrame({"rank": df["rank"].astype(int), "directions": df["variant"]})
+    for m, name in DIRECTION_METRICS:
         if f"{m}_mean" in df:
-            out[m] = [f"{a:.3g}±{b:.2g}" for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"].fillna(0.0))]
+            out[name] = [_pm(a, b) for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"])]
+    if "n_seeds" in df:
+        out["seeds"] = df["n_seeds"].astype(int)
+    return out.reset_index(drop=True)
+
+
+def generator_table(summary: Sequence[dict]) -> pd.DataFrame:
+    """KID / PPL per generator (pretrained, swap, fine-tuned per rank): mean ± std over seeds."""
+    df = pd.DataFrame(list(summary))
+    if df.empty:
+        return df
+    out = pd.DataFrame({"generator": [g if r == 0 else f"{g} (rank {int(r)})" for g, r in zip(df["generator"],
+                                                                                              df["rank"])]})
+    for m, name in (("kid", "KID"), ("ppl", "PPL"), ("coverage_x", "x coverage"), ("coverage_hue", "hue coverage")):
+        if f"{m}_mean" in df:
+            out[name] = [_pm(a, b) for a, b in zip(df[f"{m}_mean"], df[f"{m}_std"])]
     return out

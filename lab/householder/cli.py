@@ -1,14 +1,17 @@
 """Headless training for the Householder study: ``ortholab train householder [options]``.
 
-Trains the shapes VAE with a HouseholderProjector (or an unconstrained Linear) first layer,
-writes the run (config, metrics, checkpoints, model.safetensors) under the runs folder, and
-can resume an interrupted run. ``--compare`` trains both kinds for several seeds and prints
-the direction-scoring table (needs the shipped factor regressor).
+Pretrains the style-based GAN on the shapes (one seed) and writes one safetensors file (the EMA
+generator and the discriminator); with ``--finetune-rank`` it then applies the paper's protocol
+(swap every block's first style affine for a HouseholderProjector of that rank, fine-tune for
+``--finetune-steps``, default 2 % of the pretraining steps) and writes the fine-tuned generator
+beside it. ``scripts/householder_pretrain.py`` and ``scripts/householder_experiment.py`` make the
+shipped checkpoints and results.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lab.command import EXIT_OK, EXIT_UNFINISHED, printing_progress, run_command
 from lab.householder.experiment import PRESETS
@@ -16,26 +19,18 @@ from lab.householder.experiment import PRESETS
 __all__ = ["main", "build_parser"]
 
 PROG = "ortholab train householder"
-SHIPPED = PRESETS["shipped"]["train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    p.add_argument("--layer", choices=("householder", "linear", "both"), default="both",
-                   help="first layer of the generator (default: both, one after the other)")
-    p.add_argument("--steps", type=int, default=SHIPPED["steps"],
-                   help=f"optimiser steps per model (default {SHIPPED['steps']}, the shipped models' budget)")
+    p.add_argument("--steps", type=int, default=PRESETS["pretrain"]["steps"],
+                   help=f"pretraining steps (default {PRESETS['pretrain']['steps']}, the shipped checkpoints')")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rank", type=int, default=6, help="projector rank = number of directions (default 6)")
-    p.add_argument("--latent-dim", type=int, default=8)
-    p.add_argument("--n-images", type=int, default=SHIPPED["n_images"])
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--beta", type=float, default=0.3)
-    p.add_argument("--root", default=None, help="runs folder (default: ORTHOLAB_RUNS or data/runs)")
-    p.add_argument("--checkpoint-every", type=int, default=None,
-                   help="steps between resumable checkpoints (default: TrainConfig's, 500; a run stopped or "
-                        "killed resumes from its last checkpoint)")
-    p.add_argument("--resume", default=None, help="path of a run directory to continue")
+    p.add_argument("--batch-size", type=int, default=PRESETS["pretrain"]["batch_size"])
+    p.add_argument("--n-images", type=int, default=PRESETS["data"]["n_train"])
+    p.add_argument("--out", required=True, help="the safetensors file to write (a .safetensors path)")
+    p.add_argument("--finetune-rank", type=int, default=None, help="then swap in projectors of this rank")
+    p.add_argument("--finetune-steps", type=int, default=None, help="default: 2 %% of --steps")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     return p
 
@@ -43,33 +38,32 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from lab.householder.model import GeneratorConfig
+    from lab.householder.experiment import finetune_steps
+    from lab.householder.gan import GanConfig
+    from lab.householder.gan_training import GanTrainConfig, finetune_swapped, save_gan, train_gan
     from lab.householder.shapes import make_shapes
-    from lab.householder.training import TrainConfig, train_vae
-    from lab.runs import Run
 
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"out: expected a path ending in .safetensors, got {args.out!r}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    report = printing_progress(PROG, every_s=1.0)
-    if args.resume:
-        run = Run.open(args.resume)
-        cfg = TrainConfig.from_dict(run.config)
-        data = make_shapes(cfg.n_images, seed=cfg.data_seed)
-        res = train_vae(cfg, data=data, run=run, progress=report)
-        print(f"{run.path}: {res.step} steps, {'stopped' if res.stopped else 'finished'}")
-        return EXIT_UNFINISHED if res.stopped else EXIT_OK
-    kinds = ("householder", "linear") if args.layer == "both" else (args.layer,)
-    data = make_shapes(args.n_images, seed=0)
-    for kind in kinds:
-        every = {"checkpoint_every": args.checkpoint_every} if args.checkpoint_every is not None else {}
-        cfg = TrainConfig(generator=GeneratorConfig(latent_dim=args.latent_dim, rank=args.rank, first_layer=kind),
-                          steps=args.steps, seed=args.seed, n_images=args.n_images, lr=args.lr, beta=args.beta,
-                          **every)
-        res = train_vae(cfg, data=data, root=args.root, progress=report)
-        last = res.history[-1] if res.history else {}
-        print(f"{kind}: run {res.run.path} recon {last.get('recon', float('nan')):.2f} "
-              f"kl {last.get('kl', float('nan')):.2f} orth_error {last.get('orth_error', float('nan')):.2e}")
-        if res.stopped:
+    data = make_shapes(args.n_images, seed=PRESETS["data"]["train_seed"])
+    train = GanTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed).validate()
+    state = train_gan(GanConfig(), train, data, progress=printing_progress(PROG, every_s=1.0))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_gan(out, state.generator, state.discriminator, seed=args.seed, steps=state.step)
+    print(f"pretrained: {state.step} steps -> {out}")
+    if state.stopped:
+        return EXIT_UNFINISHED
+    if args.finetune_rank is not None:
+        steps = args.finetune_steps if args.finetune_steps is not None else finetune_steps(state.step)
+        ft = finetune_swapped(state.generator, state.discriminator, args.finetune_rank, data, steps=steps,
+                              train=train, progress=printing_progress(PROG, every_s=1.0))
+        path = out.with_name(f"{out.stem}_rank{args.finetune_rank}_finetuned.safetensors")
+        save_gan(path, ft.generator, seed=args.seed, steps=ft.step, pretrain_steps=state.step)
+        print(f"fine-tuned rank {args.finetune_rank}: {ft.step} steps -> {path}")
+        if ft.stopped:
             return EXIT_UNFINISHED
     return EXIT_OK
 

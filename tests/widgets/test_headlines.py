@@ -29,19 +29,20 @@ def test_the_householder_headline_follows_the_results_file(fresh, tmp_path, monk
     # A results file with fresh random numbers: the sentence and the bars carry exactly them.
     shutil.copytree(headlines.study_dir("householder"), tmp_path / "householder")
     rng = np.random.default_rng()
-    summary = [{"model": m, "method": k, "mig_mean": float(rng.uniform(0.05, 0.5)),
-                "mig_std": float(rng.uniform(0.001, 0.01)), "n_seeds": 5}
-               for m, k in (("householder", "householder"), ("linear", "sefa"), ("linear", "ganspace"),
-                            ("householder", "random"))]
+    variants = ("householder", "within_span", "sefa", "ganspace", "random")
+    summary = [{"rank": r, "variant": v, "purity_mean": float(rng.uniform(0.2, 0.6)),
+                "purity_std": float(rng.uniform(0.001, 0.01)), "mig_mean": float(rng.uniform(0.0, 0.2)),
+                "mig_std": 0.01, "n_seeds": 5} for r in (4, 10) for v in variants]
     res = json.loads((tmp_path / "householder" / "results.json").read_text())
     (tmp_path / "householder" / "results.json").write_text(json.dumps({**res, "summary": summary}))
     monkeypatch.setenv("ORTHOLAB_DATA", str(tmp_path))
     head = headlines.householder()
-    hh, sefa = summary[0], summary[1]
-    assert f"{hh['mig_mean']:.3f} ± {hh['mig_std']:.3f}" in head.text and "(5 seeds)" in head.text
-    apart = abs(hh["mig_mean"] - sefa["mig_mean"]) > hh["mig_std"] + sefa["mig_std"]
+    hh, ctrl = summary[5], summary[6]  # rank 10: the paper's
+    assert f"{hh['purity_mean']:.2f} ± {hh['purity_std']:.2f}" in head.text and "5 seeds" in head.text
+    assert "Rank 10" in head.text
+    apart = abs(hh["purity_mean"] - ctrl["purity_mean"]) > hh["purity_std"] + ctrl["purity_std"]
     assert ("apart beyond" in head.text) == apart
-    np.testing.assert_allclose(head.figure["data"][0]["y"], [r["mig_mean"] for r in summary])
+    np.testing.assert_allclose(head.figure["data"][0]["y"], [r["purity_mean"] for r in summary[5:]])
 
 
 def test_the_alignment_headline_matches_a_fresh_fit(fresh):
