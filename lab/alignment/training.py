@@ -35,12 +35,12 @@ __all__ = ["PairConfig", "train_pair", "save_toy_npz", "toy_arrays", "own_retrie
 class PairConfig:
     """Everything that defines the shipped toy-CLIP pair (the defaults are the shipped pair)."""
 
-    n_train: int = 40000  # captioned images the two models are trained on
+    n_train: int = 100000  # captioned images the two models are trained on
     n_eval: int = 1500  # fresh images embedded for the study (half become the anchor pool)
     image_size: int = 20
     embed_dim: int = 32
     width: int = 64
-    steps: int = 8000  # optimiser steps per model
+    steps: int = 10000  # optimiser steps per model
     batch_size: int = 128
     lr: float = 3e-3
     data_seed: int = 0  # the training images; the evaluation images use data_seed + 1
