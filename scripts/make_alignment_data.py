@@ -62,10 +62,10 @@ def report_toyclip(out: Path, n_seeds: int) -> None:
         compare_maps,
         comparison_size,
         load_shipped,
+        own_retrieval,
         retrieval_top1,
         run_alignment,
     )
-    from lab.alignment.training import own_retrieval
     from lab.files import load_arrays
 
     arrays = load_arrays(out / "toyclip_embeddings.npz")

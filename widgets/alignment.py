@@ -27,6 +27,7 @@ import panel as pn
 import param
 
 from lab.alignment import (
+    ENCODERS,
     MAP_TYPES,
     PRESETS,
     PROJECTIONS,
@@ -37,10 +38,14 @@ from lab.alignment import (
     cached_alignment,
     comparison_size,
     default_anchor_count,
+    embed_pair,
+    encoder_corpus,
     load_byo,
     project_2d,
+    read_texts,
     retrain_pair,
     shared_alignment,
+    shared_calibration,
     shared_shipped,
     shipped_sweep,
 )
@@ -57,6 +62,9 @@ SOURCES: dict[str, str] = PRESETS["page"]["sources"]
 # the group control's labels -> ProcrustesAligner's allow_reflection
 GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
+LOCAL = "local folder"
+ENCODER_CHOICES = [*ENCODERS, LOCAL]
+TEXT_SOURCES = {"default corpus (stdlib documents)": "default", "uploaded .txt (one per line)": "upload"}
 RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
 # The map control's labels -> map types: the MLP trains for seconds, and the label says so.
 MAP_LABELS = {"orthogonal": "orthogonal", "linear": "linear", "ridge (CV)": "ridge", "mlp (background)": "mlp"}
@@ -69,10 +77,14 @@ HEAVY_DIM = 128
 PAGE_FITS_MAX = 24  # fits of pairs that are not shared (uploads, retrained), kept per page
 
 
-def _fit_controls(n_anchor_classes: int, map_type: str, center: bool, group: str, seed: int) -> dict[str, Any]:
+SCORING = ("normalize", "centered_scoring", "center_second", "semi_orthogonal")  # run_alignment's pipeline switches
+
+
+def _fit_controls(n_anchor_classes: int, map_type: str, center: bool, group: str, seed: int,
+                  **scoring: Any) -> dict[str, Any]:
     """run_alignment's arguments for the page's controls (the same keys in the same order every time)."""
     return {"n_anchor_classes": int(n_anchor_classes), "map_type": map_type, "center": bool(center),
-            "allow_reflection": GROUPS[group], "seed": int(seed)}
+            "allow_reflection": GROUPS[group], "seed": int(seed), **{k: scoring[k] for k in SCORING}}
 
 
 INTRO = """
@@ -98,6 +110,21 @@ class AlignmentView(StudyView):
                                      doc="Anchor classes (or rows, without labels) whose items fit the map.")
     center = param.Boolean(default=True, label="Centre each space (own anchor mean)",
                            doc="Subtract each space's own anchor mean before fitting.")
+    normalize = param.Boolean(default=True, label="L2-normalise rows first",
+                              doc="Scale every embedding to unit length before fitting and scoring (the paper's "
+                                  "pipeline; it also puts encoders with different output norms on one scale).")
+    centered_scoring = param.Boolean(default=True, label="Score in the centred frame",
+                                     doc="Compare (x − μx)R with y − μy (anchor means). Off: compare (x − μx)R + μy "
+                                         "with y, where a large shared mean dominates cosine scores of anisotropic "
+                                         "encoders.")
+    center_second = param.Boolean(default=False, label="Centre the second modality by its own means",
+                                  doc="Carry captions with their own anchor means instead of the images' (the "
+                                      "modality gap). Only for pairs with a second modality.")
+    semi_orthogonal = param.Selector(objects={"least squares": "least_squares", "polar factor": "polar"},
+                                     default="least_squares", label="Unequal widths",
+                                     doc="The orthogonal map when space A is wider than B: the least-squares map "
+                                         "with orthonormal columns (iterative), or the polar factor of XcᵀYc "
+                                         "(closed form, not least squares then).")
     group = param.Selector(objects=list(GROUPS), default=next(iter(GROUPS)), label="Group",
                            doc="Orthogonal maps with reflections (O(d)) or proper rotations only (SO(d)).")
     map_type = param.Selector(objects=MAP_LABELS, default="orthogonal", label="Map",
@@ -111,6 +138,21 @@ class AlignmentView(StudyView):
     seed = param.Integer(default=0, bounds=(0, 99), label="Anchor seed", doc="Seed for the choice of anchor classes.")
     load = param.Action(lambda self: self.load_files(), label="Load my embeddings",
                         doc="Load the uploaded files (or the paths typed) as a new data source.")
+    encoder_a = param.Selector(objects=ENCODER_CHOICES, default="minilm", label="Encoder A",
+                               doc="A packaged encoder, or a sentence-transformers model folder on the server "
+                                   "(typed below).")
+    encoder_b = param.Selector(objects=ENCODER_CHOICES, default="wordllama", label="Encoder B",
+                               doc="The second encoder of the same documents.")
+    folder_a = param.String(default="", label="Model folder A", doc="Only with 'local folder': its path.")
+    folder_b = param.String(default="", label="Model folder B", doc="Only with 'local folder': its path.")
+    texts_source = param.Selector(objects=list(TEXT_SOURCES), default=next(iter(TEXT_SOURCES)), label="Documents",
+                                  doc="The default corpus (stdlib documents) or an uploaded .txt file, one "
+                                      "document per line.")
+    max_texts = param.Integer(default=600, bounds=(20, 5000), label="At most this many documents",
+                              doc="The first documents are embedded; e5 runs at a few documents per second here.")
+    embed_button = param.Action(lambda self: self.embed_models(), label="Embed with both and align",
+                                doc="Embed the documents with both encoders in the background; the pair becomes a "
+                                    "data source.")
     train_steps = param.Integer(default=RETRAIN_PAIR.steps, bounds=(20, PRESETS["shipped-pair"].steps), step=20,
                                 label="Training steps per model", doc="Optimiser steps of each retrained toy CLIP.")
     retrain_button = param.Action(lambda self: self.retrain(), label="Retrain the toy CLIPs here",
@@ -120,6 +162,9 @@ class AlignmentView(StudyView):
                                doc="The embedding pair of the selected source.")
     result = param.ClassSelector(class_=AlignmentResult, default=None, allow_None=True, precedence=-1,
                                  doc="The map fitted for the current controls, and its scores.")
+    calibration = param.DataFrame(default=None, allow_None=True, precedence=-1,
+                                  doc="The current fit's scores with their permutation null and bootstrap interval.")
+    calibration_state = param.String(default="", precedence=-1, doc="What the calibration figure says while empty.")
     curve_rows = param.List(default=[], precedence=-1, doc="Rows of the anchor-count curve so far.")
     compare_rows = param.List(default=[], precedence=-1, doc="Rows of the held-out map comparison so far.")
     umap_coords = param.Dict(default=None, allow_None=True, precedence=-1, doc="The latest UMAP coordinates.")
@@ -143,11 +188,19 @@ class AlignmentView(StudyView):
         self.fit_job = self.add_job("fitting", errors_here=True)
         self.umap_job = self.add_job("UMAP", errors_here=True)
         self.train_job = self.add_job("retraining", errors_here=True)
+        self.calib_job = self.add_job("calibrating the scores", errors_here=True)
+        self.embed_job = self.add_job("embedding", errors_here=True)
+        self.text_file = pn.widgets.FileInput(accept=".txt", sizing_mode="stretch_width")
         self.upload_errors = self.error_box()
         self.controls = pn.Param(
             self.param,
-            parameters=["source", "n_anchor_classes", "center", "group", "map_type", "projection", "n_points", "seed"],
+            parameters=["source", "n_anchor_classes", "center", "normalize", "centered_scoring", "center_second",
+                        "semi_orthogonal", "group", "map_type", "projection", "n_points", "seed"],
             widgets={
+                "normalize": {"type": pn.widgets.Checkbox},
+                "centered_scoring": {"type": pn.widgets.Checkbox},
+                "center_second": {"type": pn.widgets.Checkbox},
+                "semi_orthogonal": {"type": pn.widgets.RadioButtonGroup},
                 "source": {"type": pn.widgets.Select},
                 "n_anchor_classes": {"type": pn.widgets.IntSlider, "throttled": True},
                 "center": {"type": pn.widgets.Checkbox},
@@ -177,7 +230,14 @@ class AlignmentView(StudyView):
         data = shared_shipped(SOURCES[p.source.default])
         return shared_alignment(data, **_fit_controls(default_anchor_count(data, p.n_anchor_classes.default),
                                                       p.map_type.default, p.center.default, p.group.default,
-                                                      p.seed.default))
+                                                      p.seed.default, **cls._default_scoring()))
+
+    @classmethod
+    def _default_scoring(cls) -> dict[str, Any]:
+        return {k: getattr(cls.param, k).default for k in SCORING}
+
+    def _scoring(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in SCORING}
 
     @classmethod
     def warm(cls, progress, should_stop) -> None:
@@ -186,7 +246,8 @@ class AlignmentView(StudyView):
         name = SOURCES[p.source.default]
         data = shared_shipped(name)
         cls.default_fit()
-        shipped_sweep(name, center=p.center.default, progress=progress, should_stop=should_stop)
+        shipped_sweep(name, center=p.center.default, progress=progress, should_stop=should_stop,
+                      **cls._sweep_options(cls._default_scoring()))
         # Note [what a control recomputes]: every position of the anchor slider under the default
         # controls, so moving it on a fresh page reads lab's memo instead of fitting.
         lo, hi, _ = anchor_range(data)
@@ -194,7 +255,7 @@ class AlignmentView(StudyView):
             if should_stop():
                 return
             shared_alignment(data, **_fit_controls(k, p.map_type.default, p.center.default, p.group.default,
-                                                   p.seed.default))
+                                                   p.seed.default, **cls._default_scoring()))
 
     # ------------------------------------------------------------------ data
     def _data_for(self, label: str) -> AlignmentData:
@@ -229,7 +290,7 @@ class AlignmentView(StudyView):
 
     def _controls(self, data: AlignmentData, n_anchor: int | None = None) -> dict[str, Any]:
         n = self.n_anchor_classes if n_anchor is None else n_anchor
-        return _fit_controls(n, self.map_type, self.center, self.group, self.seed)
+        return _fit_controls(n, self.map_type, self.center, self.group, self.seed, **self._scoring())
 
     @param.depends("data", watch=True)
     def _on_data(self) -> None:
@@ -285,7 +346,7 @@ class AlignmentView(StudyView):
         """Note [heavy fits]: the MLP, and closed-form fits of wide pairs, run in the fit job."""
         return controls["map_type"] == "mlp" or data.dim > HEAVY_DIM
 
-    @param.depends("n_anchor_classes", "group", "map_type", "seed", watch=True)
+    @param.depends("n_anchor_classes", "group", "map_type", "seed", "center_second", "semi_orthogonal", watch=True)
     def refit(self) -> None:
         """Fit the map for the current controls; every figure that reads the result follows.
 
@@ -374,10 +435,15 @@ class AlignmentView(StudyView):
                 else:
                     self.result = result
 
-    @param.depends("center", watch=True)
+    @param.depends("center", "normalize", "centered_scoring", watch=True)
     def _on_center(self) -> None:
         self.refit()
         self.start_sweep()
+
+    @staticmethod
+    def _sweep_options(scoring: dict[str, Any]) -> dict[str, Any]:
+        """The switches the sweep's curves depend on (the second-modality one changes no image score)."""
+        return {k: scoring[k] for k in ("normalize", "centered_scoring", "semi_orthogonal")}
 
     @param.depends("result")
     @keeps_last
@@ -385,6 +451,49 @@ class AlignmentView(StudyView):
         if self.result is None:
             return empty_figure("Scores", "no data loaded", height=430)
         return figs.metrics_figure(self.result.metrics)
+
+    # ------------------------------------------------------------------ calibrated scores
+    @param.depends("result", watch=True)
+    def request_calibration(self) -> None:
+        """The fit's permutation null and bootstrap intervals, computed in the background once per fit."""
+        res = self.result
+        if res is None or self.closed:
+            return
+        table = shared_calibration(res, compute=False)
+        if table is not None:
+            self.calibration_state = ""
+            self.calibration = table
+            return
+        self.calibration = None
+        self.calibration_state = "computing in the background…"
+        if self.calib_job.running:
+            self.calib_job.stop()  # its end starts the one for the fit shown now
+            return
+        settings = PRESETS["calibration"]
+
+        def work(progress, should_stop):
+            return shared_calibration(res, progress=progress, should_stop=should_stop, **settings)
+
+        def done(table):
+            if self.closed:
+                return
+            if self.result is not res:
+                self.request_calibration()
+                return
+            if table is None:
+                self.calibration_state = "stopped; move a control to compute it again"
+                return
+            self.calib_job.status.object = ""
+            self.calibration_state = ""
+            self.calibration = table
+
+        if not self.calib_job.start(work, on_done=done):
+            self.calibration_state = "computed in the background once the page is shown"
+
+    @param.depends("calibration", "calibration_state")
+    @keeps_last
+    def calibration_figure(self) -> dict:
+        return figs.calibration_figure(self.calibration, note=self.calibration_state or "no fit yet")
 
     @param.depends("result")
     @keeps_last
@@ -449,8 +558,9 @@ class AlignmentView(StudyView):
         if aligner.allow_reflection:
             det_o = float(np.linalg.det(R))
         else:  # was the O(d) solution's reflection flipped away? Only then is tr(RᵀM) below Σσ.
-            xc = data.x[res.anchors].astype(np.float64) - np.asarray(aligner.mean_x_.cpu(), dtype=np.float64)
-            yc = data.y[res.anchors].astype(np.float64) - np.asarray(aligner.mean_y_.cpu(), dtype=np.float64)
+            fitted = res.scored if res.scored is not None else data  # the rows the map saw (normalised)
+            xc = fitted.x[res.anchors].astype(np.float64) - np.asarray(aligner.mean_x_.cpu(), dtype=np.float64)
+            yc = fitted.y[res.anchors].astype(np.float64) - np.asarray(aligner.mean_y_.cpu(), dtype=np.float64)
             fit = float(np.trace(R.T @ (xc.T @ yc)))
             det_o = -1.0 if fit < sv.sum() * (1 - 1e-9) - 1e-12 else 1.0
         head = f"*Group:* det of the fitted O(d) map = **{det_o:+.3f}**."
@@ -469,7 +579,7 @@ class AlignmentView(StudyView):
                 f"(σ_min = {sv[-1]:.3g}), which costs {cost:.1%} of the fit on the anchors.")
         other_group = next(g for g, refl in GROUPS.items() if refl != aligner.allow_reflection)
         other = self._cached_fit(data, _fit_controls(self.n_anchor_classes, res.map_type, self.center, other_group,
-                                                     self.seed))
+                                                     self.seed, **self._scoring()))
         if other is not None:
             key = ("retrieval top-1 (instance)", data.modalities[0])
             mine = res.metrics.set_index(["metric", "modality"]).loc[key, "after"]
@@ -562,7 +672,7 @@ class AlignmentView(StudyView):
             if method == "umap" and "scatter_figure" in self._last_good:
                 return self._last_good["scatter_figure"]  # the last view stays until UMAP is done
             method = "pca"
-            coords = project_2d(data.x[rows], res.x_after[pick], data.y[rows], method="pca")
+            coords = project_2d(res.x_before[pick], res.x_after[pick], res.y_target[pick], method="pca")
         return figs.scatter_figure(coords, hover, spaces=data.spaces, method=method, map_type=res.map_type)
 
     @param.depends("result", "projection", "n_points", watch=True)
@@ -581,7 +691,8 @@ class AlignmentView(StudyView):
             return
         key, res = self._umap_key(), self.result
         rows, pick, _ = self._view_rows()
-        before, after, target = self.data.x[rows], res.x_after[pick], self.data.y[rows]
+        # the rows as scored (normalised, in the scoring frame), so both panels show what the scores saw
+        before, after, target = res.x_before[pick], res.x_after[pick], res.y_target[pick]
         seed = self.seed
 
         def work(progress, should_stop):
@@ -622,18 +733,19 @@ class AlignmentView(StudyView):
             return
         # A new tuple on every request, so a request for settings equal to the running sweep's
         # (asked away and back while it stopped) still counts as newer than that sweep.
-        self.sweep_settings = settings = (self.data, self.center)
+        options = self._sweep_options(self._scoring())
+        self.sweep_settings = settings = (self.data, (self.center, *options.values()))
         self.curve_rows, self.compare_rows = [], []
         if self.curve_job.running:
             self.curve_job.stop()
             return
-        data, center = settings
+        data, center = settings[0], self.center
         shipped = next((SOURCES[label] for label in SOURCES if self._datasets.get(label) is data), None)
 
         def work(progress, should_stop):
             if shipped is not None:  # the same for every visitor: computed once per server (Note in lab)
-                return shipped_sweep(shipped, center=center, progress=progress, should_stop=should_stop)
-            return anchor_sweep(data, center=center, progress=progress, should_stop=should_stop)
+                return shipped_sweep(shipped, center=center, progress=progress, should_stop=should_stop, **options)
+            return anchor_sweep(data, center=center, progress=progress, should_stop=should_stop, **options)
 
         def on_row(event):
             if self.sweep_settings is not settings or "row" not in event:
@@ -732,6 +844,57 @@ class AlignmentView(StudyView):
         else:
             self.source = label
 
+    # ------------------------------------------------------------------ your own models
+    def _encoder(self, choice: str, folder: str, space: str) -> str:
+        if choice != LOCAL:
+            return choice
+        if not folder.strip():
+            raise ValueError(f"folder: type the path of the model folder for encoder {space} (a sentence-"
+                             "transformers model saved on this server)")
+        return str(confine(folder.strip(), allowed_dirs()))  # Note [confined paths]
+
+    def _texts(self) -> list[str]:
+        n = int(self.max_texts)
+        if TEXT_SOURCES[self.texts_source] == "default":
+            return encoder_corpus()["text"].tolist()[:n]
+        if not self.text_file.value:
+            raise ValueError("file: choose a .txt file (one document per line) first, or use the default corpus")
+        return read_texts(self.text_file.value, filename=self.text_file.filename, max_bytes=MAX_UPLOAD_BYTES)[:n]
+
+    def embed_models(self) -> bool:
+        """Embed the documents with encoders A and B in the background; the pair becomes a data source."""
+        if self.embed_job.running or self.closed:
+            return False
+
+        def prepare():
+            return (self._encoder(self.encoder_a, self.folder_a, "A"),
+                    self._encoder(self.encoder_b, self.folder_b, "B"), self._texts())
+
+        prepared = self.guard(prepare, errors=self.embed_job.errors)()
+        if prepared is None:
+            return False
+        enc_a, enc_b, texts = prepared
+        label = f"Your encoders: {self.encoder_a} vs {self.encoder_b} ({len(texts)} documents)"
+
+        def work(progress, should_stop):
+            try:
+                return embed_pair(enc_a, enc_b, texts, name="your encoders", progress=progress,
+                                  should_stop=should_stop)
+            except (ValueError, TypeError, ImportError, OSError) as exc:
+                return exc
+
+        def done(data):
+            if isinstance(data, Exception):
+                self.embed_job.errors.show(data)
+                return
+            if data is None or self.embed_job.outcome == "stopped":
+                self.embed_job.status.object = (f"embedding: stopped at {self.embed_job.fraction:.0%}; the page keeps "
+                                                "the pair it showed")
+                return
+            self._add_source(label, data)
+
+        return self.embed_job.start(work, on_done=done)
+
     # ------------------------------------------------------------------ retraining
     def retrain(self) -> bool:
         """Train a fresh toy-CLIP pair in the background; the result becomes a new data source."""
@@ -799,7 +962,23 @@ class AlignmentView(StudyView):
             retrain_controls, self.train_job, self.loss_area,
             title="Retrain the toy models", collapsed=True, sizing_mode="stretch_width",
         )
-        side = pn.Column(controls, ortho, byo, retrain, width=330)
+        model_controls = pn.Param(self.param, parameters=["encoder_a", "folder_a", "encoder_b", "folder_b",
+                                                          "texts_source", "max_texts", "embed_button"],
+                                  show_name=False,
+                                  widgets={"encoder_a": {"type": pn.widgets.Select},
+                                           "encoder_b": {"type": pn.widgets.Select},
+                                           "texts_source": {"type": pn.widgets.RadioButtonGroup},
+                                           "embed_button": {"type": pn.widgets.Button, "color": "primary"}})
+        self.embed_job.locks(model_controls._widgets["embed_button"])
+        models = pn.Card(
+            pn.pane.Markdown("Two text encoders embed the same documents; the pair becomes a data source. Packaged, "
+                             "offline: " + "; ".join(f"**{k}** {e.description}" for k, e in ENCODERS.items())
+                             + ". Or a sentence-transformers model folder on this server (nothing is downloaded).",
+                             styles={"font-size": "0.85em"}, sizing_mode="stretch_width"),
+            model_controls, self.text_file, self.embed_job,
+            title="Bring your own model", collapsed=True, sizing_mode="stretch_width",
+        )
+        side = pn.Column(controls, ortho, byo, models, retrain, width=330)
         main = pn.Column(
             pn.pane.Markdown(self.pending_note, sizing_mode="stretch_width"),
             pn.pane.Markdown(self.headline, sizing_mode="stretch_width"),
@@ -810,8 +989,10 @@ class AlignmentView(StudyView):
                                               sizing_mode="stretch_width"), sizing_mode="stretch_width"),
                    plotly_pane(self.curve_figure, height=400), sizing_mode="stretch_width"),
             self.curve_job,
-            pn.Row(plotly_pane(self.spectrum_figure, height=340), plotly_pane(self.compare_figure, height=340),
+            pn.Row(plotly_pane(self.calibration_figure, height=380), plotly_pane(self.compare_figure, height=380),
                    sizing_mode="stretch_width"),
+            self.calib_job,
+            plotly_pane(self.spectrum_figure, height=340),
             sizing_mode="stretch_width",
         )
         return pn.Column(pn.pane.Markdown(self.data_info, sizing_mode="stretch_width"),

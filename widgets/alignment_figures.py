@@ -9,10 +9,11 @@ import pandas as pd
 
 from widgets.figures import ROLE_COLORS, as_list, empty_figure, layout
 
-__all__ = ["scatter_figure", "metrics_figure", "curve_figure", "with_marker", "spectrum_figure", "compare_figure",
-           "loss_figure"]
+__all__ = ["scatter_figure", "metrics_figure", "calibration_figure", "curve_figure", "with_marker", "spectrum_figure",
+           "compare_figure", "loss_figure"]
 
-_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "ridge": "#2ca02c", "mlp": "#ff7f0e"}
+_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "ridge": "#2ca02c",
+               "mlp": "#ff7f0e"}
 
 
 def _links(a: np.ndarray, b: np.ndarray) -> tuple[list, list]:
@@ -52,10 +53,12 @@ def scatter_figure(coords: dict[str, np.ndarray], hover: Sequence[str], *, space
     lay = layout(
         f"Both spaces in 2-D ({label}), before and after the {map_type} map"
         "<br><sup>grey lines join the two embeddings of the same item</sup>",
-        xaxis={"domain": [0, 0.48], "title": {"text": "before alignment"}, "zeroline": False},
+        xaxis={"domain": [0, 0.48], "title": {"text": "before alignment" + (
+            " (A in its own axes: the widths differ)" if coords.get("before_own_axes") else "")}, "zeroline": False},
         yaxis={"zeroline": False},
         xaxis2={"domain": [0.52, 1], "title": {"text": "after alignment"}, "zeroline": False},
-        yaxis2={"anchor": "x2", "zeroline": False, "matches": "y" if method == "pca" else None},
+        yaxis2={"anchor": "x2", "zeroline": False,
+                "matches": "y" if method == "pca" and not coords.get("before_own_axes") else None},
         height=430,
     )
     return {"data": data, "layout": lay}
@@ -81,6 +84,37 @@ def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
                                              "range": [min(0.0, float(np.nanmin(metrics[["before", "after"]].to_numpy(
                                                  dtype=float), initial=0.0))) - 0.02, 1.12]},
                      yaxis={"automargin": True}, height=430, margin={"l": 20, "r": 40, "t": 60, "b": 50})
+    return {"data": data, "layout": lay}
+
+
+def calibration_figure(table: pd.DataFrame | None, *, note: str = "computing in the background…") -> dict[str, Any]:
+    """Each score after the map with its bootstrap 95 % interval, over its permutation null's 95 % band (grey).
+
+    Without a table it is a placeholder that says ``note``.
+    """
+    title = ("Is it more than chance?<br><sup>score after the map (bootstrap 95 % interval) against its permutation "
+             "null (grey: 95 % of scores with B's rows shuffled)</sup>")
+    if table is None or table.empty:
+        return empty_figure(title, note, height=380)
+    t = table.iloc[::-1]
+    labels = list(t["metric"])
+    lo, hi = t["null_lo"].to_numpy(dtype=float), t["null_hi"].to_numpy(dtype=float)
+    value = t["value"].to_numpy(dtype=float)
+    hover = [f"{m}: {v:.3f} [{a:.3f}, {b:.3f}]; null {nm:.3f} [{c:.3f}, {d:.3f}]; p = {p:.3g}; n = {n}"
+             for m, v, a, b, nm, c, d, p, n in zip(t["metric"], value, t["ci_lo"], t["ci_hi"], t["null_mean"], lo, hi,
+                                                    t["p_value"], t["n"])]
+    data = [
+        {"type": "bar", "orientation": "h", "y": labels, "base": _nan_to_none(lo), "x": _nan_to_none(hi - lo),
+         "name": "null 95 % band", "marker": {"color": "rgba(150,150,150,0.45)"}, "hoverinfo": "skip", "width": 0.5},
+        {"type": "scatter", "mode": "markers", "y": labels, "x": _nan_to_none(value), "name": "after the map",
+         "marker": {"color": ROLE_COLORS["after"], "size": 10, "symbol": "diamond"},
+         "error_x": {"type": "data", "symmetric": False, "array": _nan_to_none(t["ci_hi"].to_numpy() - value),
+                     "arrayminus": _nan_to_none(value - t["ci_lo"].to_numpy()), "visible": True},
+         "text": hover, "hovertemplate": "%{text}<extra></extra>"},
+    ]
+    lay = layout(title, xaxis={"title": {"text": "score"}, "range": [min(-0.05, float(np.nanmin(lo, initial=0)) - 0.02),
+                                                                       1.05]},
+                 yaxis={"automargin": True}, height=380, showlegend=True, margin={"l": 20, "r": 20, "t": 70, "b": 50})
     return {"data": data, "layout": lay}
 
 

@@ -16,13 +16,17 @@ hold one idea each:
 - :mod:`lab.alignment.metrics`     linear_cka, unbiased_cka, retrieval_top1, ...
 - :mod:`lab.alignment.shapes`      the procedural captioned-shapes data set
 - :mod:`lab.alignment.toyclip`     the two toy CLIP models and their training loop
-- :mod:`lab.alignment.sources`     AlignmentData: shipped, MiniLM and bring-your-own sources
+- :mod:`lab.alignment.sources`     AlignmentData: shipped, MiniLM, encoder pairs and bring-your-own sources
+- :mod:`lab.alignment.encoders`    the packaged text encoders (MiniLM, e5, WordLlama) and local models, offline
 - :mod:`lab.alignment.training`    the toy-CLIP pair trained end to end (progress, stop, resume)
+- :mod:`lab.alignment.calibration` each score beside its permutation null and a bootstrap interval
 - :mod:`lab.alignment.experiment`  before/after metrics, map comparison, anchor curve, 2-D views,
                                    and PRESETS, the one table of named settings
 - :mod:`lab.alignment.cli`         ``ortholab train alignment``
 """
 
+from lab.alignment.calibration import CALIBRATED_METRICS, calibrate, shared_calibration
+from lab.alignment.encoders import ENCODERS, Encoder, embed_with, get_encoder, local_encoder, read_texts
 from lab.alignment.experiment import (
     PRESETS,
     PROJECTIONS,
@@ -63,8 +67,17 @@ from lab.alignment.metrics import (
     retrieval_top1,
     unbiased_cka,
 )
-from lab.alignment.sources import SHIPPED, AlignmentData, from_arrays, load_byo, load_shipped
-from lab.alignment.training import PairConfig, save_toy_npz, toy_arrays, train_pair
+from lab.alignment.sources import (
+    ENCODER_PAIRS,
+    SHIPPED,
+    AlignmentData,
+    embed_pair,
+    encoder_corpus,
+    from_arrays,
+    load_byo,
+    load_shipped,
+)
+from lab.alignment.training import PairConfig, own_retrieval, save_toy_npz, toy_arrays, train_pair
 
 __all__ = [
     # the maps (estimators) and the metrics
@@ -85,8 +98,17 @@ __all__ = [
     "mutual_knn_alignment",
     "mean_pairwise_cosine",
     "procrustes_distance",
-    # the data
+    # the data, and the text encoders that make the real pairs
     "AlignmentData",
+    "ENCODER_PAIRS",
+    "encoder_corpus",
+    "Encoder",
+    "ENCODERS",
+    "get_encoder",
+    "local_encoder",
+    "embed_with",
+    "embed_pair",
+    "read_texts",
     "SHIPPED",
     "from_arrays",
     "load_byo",
@@ -95,7 +117,12 @@ __all__ = [
     "PairConfig",
     "train_pair",
     "toy_arrays",
+    "own_retrieval",
     "save_toy_npz",
+    # calibrated scores: permutation null and bootstrap interval
+    "calibrate",
+    "shared_calibration",
+    "CALIBRATED_METRICS",
     # the experiments and their settings
     "PRESETS",
     "PROJECTIONS",

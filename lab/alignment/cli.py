@@ -46,7 +46,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume:
         run = Run.open(args.resume)
-        cfg = PairConfig(**run.config["pair"])
+        # A run recorded before the caption switch existed trained on full captions: resume it so.
+        cfg = PairConfig(**{"captions": "full", **run.config["pair"]})
     else:
         cfg = PRESETS["smoke-pair" if args.smoke else "shipped-pair"]
         given = {"steps": args.steps, "n_train": args.n_train, "n_eval": args.n_eval}

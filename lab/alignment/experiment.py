@@ -30,7 +30,7 @@ import torch
 from lab.alignment.maps import MAP_TYPES, ProcrustesAligner, make_aligner, orthogonality_error
 from lab.alignment.sources import AlignmentData, load_shipped
 from lab.alignment.training import PairConfig, train_pair
-from lab.checks import check_int
+from lab.checks import check_bool, check_int
 from lab.device import to_numpy
 from lab.paths import study_dir
 from lab.progress import Progress, ShouldStop, resolve, scaled
@@ -69,7 +69,14 @@ PRESETS: dict[str, Any] = {
     "compare": {"max_classes": 5, "class_divisor": 3, "rows_per_dim": 2, "seeds": (0, 1, 2),
                 "map_types": MAP_TYPES},
     # The anchor-count curve: seeds and maps at each of about n_counts geometrically spaced counts.
-    "curve": {"seeds": (0, 1, 2), "map_types": ("orthogonal", "linear"), "n_counts": 8},
+    "curve": {"seeds": (0, 1, 2), "map_types": ("orthogonal", "linear", "ridge"), "n_counts": 8},
+    # scripts/alignment_encoders_report.py: the real encoder pairs' anchor curves (anchor rows, up to the
+    # whole pool), maps and calibration settings.
+    "encoder-report": {"seeds": 3, "counts": (25, 50, 100, 200, 300, 400, 600, 800), "maps": ("orthogonal", "linear",
+                                                                                               "ridge"),
+                       "calibration": {"n_permutations": 200, "n_bootstrap": 200, "seed": 0}},
+    # The calibrated scores (lab.alignment.calibrate): shuffles of B's rows, resamples of the items.
+    "calibration": {"n_permutations": 100, "n_bootstrap": 100, "seed": 0},
     # Every score is computed on at most this many evaluation rows (Note [scoring cap]).
     "scoring": {"max_rows": 2048},
     # The dashboard page: its data sources (page label -> shipped artifact, see sources.SHIPPED),
@@ -78,6 +85,9 @@ PRESETS: dict[str, Any] = {
     "page": {
         "sources": {
             "Toy CLIPs on drawn shapes": "toyclip",
+            "MiniLM vs e5: two text encoders (384 / 384)": "minilm_e5",
+            "MiniLM vs WordLlama: two text encoders (384 / 256)": "minilm_wordllama",
+            "e5 vs WordLlama: two text encoders (384 / 256)": "e5_wordllama",
             "MiniLM: sentence embedding vs layer 3": "minilm_layer3",
             "MiniLM: sentence embedding vs layer 1": "minilm_layer1",
         },
@@ -100,6 +110,9 @@ PRESETS: dict[str, Any] = {
     # embedded by MiniLM (final sentence embedding and the mean-pooled states of `layers`).
     "minilm-data": {"n_classes": 30, "per_class": 40, "min_per_class": 12, "min_chars": 200, "max_chars": 400,
                     "layers": (1, 3)},
+    # scripts/make_alignment_encoders.py: every distinct standard-library document (lab.alignment.encoder_corpus),
+    # embedded by each packaged encoder; half of them (seeded) may serve as anchors.
+    "encoders-data": {"encoders": ("minilm", "e5", "wordllama"), "min_chars": 200, "max_chars": 400, "seed": 0},
 }
 
 
@@ -158,6 +171,13 @@ class AlignmentResult:
     orthogonality_error: float  # ||M^T M - I||_F of the map's linear part
     n_eval_total: int = 0  # evaluation rows there were; eval_rows is a seeded sample when fewer
     rows2: np.ndarray | None = None  # (m,) second-modality rows scored (a seeded sample of x2 when capped)
+    # The rows exactly as scored (normalised if asked, in the scoring frame): what figures and
+    # calibrated scores read, so they never mix frames.
+    x_before: np.ndarray | None = None  # (n_eval, d_x) space A before the map
+    y_target: np.ndarray | None = None  # (n_eval, d_y) space B
+    y2_target: np.ndarray | None = None  # (m, d_y) space B's second modality
+    scored: AlignmentData | None = None  # the pair the scores were computed on (normalised when asked)
+    source: AlignmentData | None = None  # the pair as given
 
 
 def _or_nan(fn: Callable[..., float], *args: Any) -> float:
@@ -238,21 +258,22 @@ def _linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
 
 
 class _Side:
-    """What the scores of one set of scored rows need from space B, computed once per rows.
+    """What the scores of one set of scored rows need from space B, computed once per rows and frame.
 
     Note [scores that do not depend on the map]: every fit of a pair scores the same rows
     (unless the anchor seed changes a capped sample), and half of each score is space B's
     part: its unit rows, its self-HSIC (unbiased CKA), its k nearest neighbours (mutual
-    k-NN), and all the "before" scores. They are kept per (pair, rows), so moving a control
-    recomputes only the map's side. The scores of one fit are computed on the host in numpy
-    (CKA in float64), single-threaded where torch's thread pool would contend with other
-    work on a busy CPU; :mod:`lab.alignment.metrics` are the reference they are tested against.
+    k-NN), and all the "before" scores. They are kept per (pair, rows, scoring frame), so
+    moving a control recomputes only the map's side. (In the centred frame the frame is the
+    anchors' mean of B, so a new anchor set is a new side.) The scores of one fit are
+    computed on the host in numpy (CKA in float64); :mod:`lab.alignment.metrics` are the
+    reference they are tested against.
     """
 
-    def __init__(self, data: AlignmentData, rows: np.ndarray, rows2: np.ndarray | None) -> None:
+    def __init__(self, data: AlignmentData, yb: np.ndarray) -> None:
         self.data_ref = weakref.ref(data)
-        self.yb = np.asarray(data.y[rows], dtype=np.float32)
-        self.n = int(len(rows))
+        self.yb = np.asarray(yb, dtype=np.float32)
+        self.n = int(len(yb))
         self.k = min(10, self.n - 1)
         self.before: list[tuple] | None = None
         self._y64: tuple[np.ndarray, np.ndarray, float] | None = None
@@ -281,10 +302,13 @@ class _Side:
             raise ValueError("X, Y: unbiased CKA is undefined here (a side has no variance the estimator can see)")
         return float(_hsic(X, Y, a, b, self.n) / np.sqrt(hxx * hyy))
 
-    def mutual_knn(self, xa: np.ndarray) -> float:
+    def knn_overlap(self, xa: np.ndarray) -> np.ndarray:
+        """(n,) the fraction of each row's k nearest neighbours in A that are also its neighbours in B."""
         nx, ny = _knn_sets(xa, self.k), self.neighbours()
-        overlap = (nx[:, :, None] == ny[:, None, :]).any(axis=2).sum(axis=1)  # (n,)
-        return float(overlap.mean() / self.k)
+        return (nx[:, :, None] == ny[:, None, :]).any(axis=2).sum(axis=1) / self.k
+
+    def mutual_knn(self, xa: np.ndarray) -> float:
+        return float(self.knn_overlap(xa).mean())
 
 
 _SIDES: "OrderedDict[tuple, _Side]" = OrderedDict()
@@ -292,54 +316,133 @@ _SIDES_MAX = 16
 _SIDES_LOCK = threading.Lock()
 
 
-def _side(data: AlignmentData, rows: np.ndarray, rows2: np.ndarray | None) -> _Side:
-    """The cached :class:`_Side` of ``data`` for these scored rows (a fresh one for new rows)."""
-    key = (id(data), hash(rows.tobytes()), rows.size, None if rows2 is None else (hash(rows2.tobytes()), rows2.size))
+def _key(a: np.ndarray | None) -> tuple | None:
+    return None if a is None else (hash(np.ascontiguousarray(a).tobytes()), a.shape)
+
+
+def _side(data: AlignmentData, rows: np.ndarray, rows2: np.ndarray | None, frame: "_Frame") -> _Side:
+    """The cached :class:`_Side` of ``data`` for these scored rows in this frame (a fresh one otherwise)."""
+    key = (id(data), _key(rows), _key(rows2), frame.key)
     with _SIDES_LOCK:
         side = _SIDES.get(key)
         if side is not None and side.data_ref() is data:
             _SIDES.move_to_end(key)
             return side
-        side = _SIDES[key] = _Side(data, rows, rows2)
+        side = _SIDES[key] = _Side(data, data.y[rows] - frame.oy)
         while len(_SIDES) > _SIDES_MAX:
             _SIDES.popitem(last=False)
         return side
 
 
-def _score_rows(data: AlignmentData, xa: np.ndarray, x2a: np.ndarray | None, rows: np.ndarray,
-                rows2: np.ndarray | None = None, side: _Side | None = None) -> list[tuple]:
-    """(metric, modality, value) for space-A rows ``xa`` (already in B's frame or raw)."""
+@dataclass(frozen=True)
+class _Frame:
+    """Where scores are computed: offsets subtracted from each side before comparing rows.
+
+    Note [centred scoring]: the map returns (x - mu_x) R + mu_y. Scored there, cosine
+    similarities of anisotropic encoders (mean pairwise cosine 0.8 for e5) are dominated by
+    the shared mu_y, and retrieval suffers; scored in the centred frame, (x - mu_x) R is
+    compared with y - mu_y (both with the anchors' means). ``centered_scoring=False`` keeps
+    the raw frame; the "before" scores use the same frame (x - mu_x against y - mu_y).
+    """
+
+    ox: np.ndarray  # (d_x,) subtracted from raw space-A rows (before)
+    oy: np.ndarray  # (d_y,) subtracted from space-B rows and from mapped rows
+    ox2: np.ndarray | None = None  # the same for the second modality
+    oy2: np.ndarray | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (_key(self.oy), _key(self.oy2))
+
+
+def _score_rows(data: AlignmentData, xa: np.ndarray | None, x2a: np.ndarray | None, rows: np.ndarray,
+                rows2: np.ndarray | None, side: _Side, frame: _Frame) -> list[tuple]:
+    """(metric, modality, value) for space-A rows ``xa`` already in the scoring frame of B.
+
+    ``xa`` None means the rows cannot be compared with B's (different widths, before any
+    map): the scores that pair raw rows are NaN, the ones within each space (CKA, mutual
+    k-NN) are still defined.
+    """
     m1, m2 = data.modalities
-    side = _side(data, rows, rows2) if side is None else side
     yb = side.yb
+    nan = float("nan")
+    comparable = xa is not None and xa.shape[1] == yb.shape[1]
+    if xa is None:
+        xa = data.x[rows] - frame.ox  # for the scores within each space
     xa = np.asarray(xa, dtype=np.float32)
     if not np.isfinite(xa).all():
         raise ValueError("x: the mapped rows contain NaN or infinite values; the map diverged")
-    nn = _top1(xa, yb)  # (n,) one search for instance and class retrieval
-    out = [
-        ("retrieval top-1 (instance)", m1, _retrieval(xa, yb, nn=nn)),
-        ("mean cosine", m1, _cosine(xa, yb)),
+    nn = _top1(xa, yb) if comparable else None  # (n,) one search for every retrieval score
+    groups = data.groups[rows] if data.groups is not None else None
+    if comparable and groups is not None:
+        # Note [well-posed retrieval]: an item that shares its group (caption) with another scored
+        # item cannot be told apart from it at instance level; instance top-1 is scored on the
+        # unique ones only, and same-group top-1 on all.
+        _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        unique = counts[inv] == 1
+        instance = float(np.mean(nn[unique] == np.flatnonzero(unique))) if unique.any() else nan
+    else:
+        instance = _retrieval(xa, yb, nn=nn) if comparable else nan
+    out = [("retrieval top-1 (instance)", m1, instance)]
+    if groups is not None:
+        out.append(("retrieval top-1 (same caption)", m1, _retrieval(xa, yb, groups, groups, nn=nn) if comparable
+                    else nan))
+    if data.labels is not None:
+        lab = data.labels[rows]
+        out.append(("retrieval top-1 (class)", m1, _retrieval(xa, yb, lab, lab, nn=nn) if comparable else nan))
+    out += [
+        ("mean cosine", m1, _cosine(xa, yb) if comparable else nan),
         ("linear CKA", m1, _linear_cka(xa.astype(np.float64), yb.astype(np.float64))),
     ]
     if len(rows) >= 5:
         out.append(("unbiased CKA", m1, _or_nan(side.unbiased_cka, xa)))
         out.append(("mutual 10-NN overlap", m1, side.mutual_knn(xa)))
-    if data.labels is not None:
-        lab = data.labels[rows]
-        out.insert(1, ("retrieval top-1 (class)", m1, _retrieval(xa, yb, lab, lab, nn=nn)))
-    if x2a is not None:
+    if data.has_second:
         rows2 = np.arange(len(data.y2)) if rows2 is None else rows2
-        y2 = np.asarray(data.y2[rows2], dtype=np.float32)
-        x2a = np.asarray(x2a, dtype=np.float32)
+        y2 = np.asarray(data.y2[rows2] - frame.oy2, dtype=np.float32)
+        ok2 = x2a is not None and x2a.shape[1] == y2.shape[1]
+        x2a = np.asarray(x2a, dtype=np.float32) if ok2 else None
         out += [
-            ("retrieval top-1 (instance)", m2, _retrieval(x2a, y2)),
-            ("mean cosine", m2, _cosine(x2a, y2)),
+            ("retrieval top-1 (instance)", m2, _retrieval(x2a, y2) if ok2 else nan),
+            ("mean cosine", m2, _cosine(x2a, y2) if ok2 else nan),
         ]
         if data.labels is not None and data.labels2 is not None:
             # Cross-model zero-shot: model B's images against model A's captions (in B's frame).
-            zs = _retrieval(yb, x2a, data.labels[rows], data.labels2[rows2])
+            zs = _retrieval(yb, x2a, data.labels[rows], data.labels2[rows2]) if ok2 else nan
             out.append((f"zero-shot: B {m1} vs A {m2}", m1, zs))
     return out
+
+
+_NORMALIZED: "OrderedDict[int, tuple[Any, AlignmentData]]" = OrderedDict()
+
+
+def normalized(data: AlignmentData) -> AlignmentData:
+    """``data`` with every row of every space L2-normalised (memoised per pair while it lives).
+
+    The paper's first step for contrastive embeddings; also what makes encoders with very
+    different output norms (WordLlama's rows have norm 5-7, MiniLM's and e5's 1) comparable.
+    """
+    with _SIDES_LOCK:
+        hit = _NORMALIZED.get(id(data))
+        if hit is not None and hit[0]() is data:
+            return hit[1]
+    unit = {k: _read_only(_unit(getattr(data, k).astype(np.float32)))
+            for k in ("x", "y", "x2", "y2") if getattr(data, k) is not None}
+    out = replace(data, **unit)
+    with _SIDES_LOCK:
+        _NORMALIZED[id(data)] = (weakref.ref(data), out)
+        while len(_NORMALIZED) > _SIDES_MAX:
+            _NORMALIZED.popitem(last=False)
+    return out
+
+
+def _second_rows(data: AlignmentData, classes: np.ndarray) -> np.ndarray:
+    """Second-modality rows whose means centre it (Note [centring the second modality])."""
+    if data.labels2 is not None and classes.size:
+        rows = np.flatnonzero(np.isin(data.labels2, classes))
+        if rows.size:
+            return rows
+    return np.arange(len(data.x2))
 
 
 def run_alignment(
@@ -349,19 +452,34 @@ def run_alignment(
     map_type: str = "orthogonal",
     center: bool = True,
     allow_reflection: bool = True,
+    semi_orthogonal: str = "least_squares",
+    normalize: bool = True,
+    centered_scoring: bool = True,
+    center_second: bool = False,
     seed: int = 0,
     heldout_only: bool = False,
 ) -> AlignmentResult:
     """Fit ``map_type`` on the anchors' first modality and score it before and after.
 
-    ``heldout_only`` scores only evaluation rows whose class is not among the anchors' (the
-    generalisation test); otherwise every non-training row is scored.
+    ``normalize``: L2-normalise every row first (the paper's pipeline). ``centered_scoring``:
+    score in the centred frame (Note [centred scoring]). ``center_second``: carry the second
+    modality with its own anchor means (Note [centring the second modality]).
+    ``semi_orthogonal``: the orthogonal map between spaces of different widths
+    (:class:`~lab.alignment.maps.ProcrustesAligner`). ``heldout_only`` scores only evaluation
+    rows whose class is not among the anchors' (the generalisation test); otherwise every
+    non-training row is scored.
     """
     if not isinstance(data, AlignmentData):
         raise TypeError(f"data: expected an AlignmentData (load_shipped, load_byo or from_arrays), "
                         f"got {type(data).__name__}")
     if map_type not in MAP_TYPES:
         raise ValueError(f"map_type: expected one of {MAP_TYPES}, got {map_type!r}")
+    for name, flag in (("normalize", normalize), ("centered_scoring", centered_scoring),
+                       ("center_second", center_second)):
+        check_bool(name, flag)
+    source = data
+    if normalize:
+        data = normalized(data)
     anchors, classes = select_anchors(data, n_anchor_classes, seed=seed)
     rows = data.test_rows()
     if heldout_only and classes.size:
@@ -370,28 +488,54 @@ def run_alignment(
             raise ValueError("n_anchor_classes: no held-out classes are left to score; use fewer anchor classes")
     n_eval_total = int(rows.size)
     rows = _capped(rows, seed)
-    aligner = make_aligner(map_type, center=center, allow_reflection=allow_reflection, seed=seed)
+    aligner = make_aligner(map_type, center=center, allow_reflection=allow_reflection,
+                           semi_orthogonal=semi_orthogonal, seed=seed)
     # Note [precision]: the closed-form maps are fitted in float64 (cheap at these sizes and
     # exact enough for the orthogonality-error read-out); the MLP trains in float32.
     dt = torch.float32 if map_type == "mlp" else torch.float64
+
+    def carry(X: np.ndarray) -> np.ndarray:
+        return to_numpy(aligner.transform(torch.from_numpy(np.ascontiguousarray(X)).to(dt))).astype(np.float32)
+
     aligner.fit(torch.from_numpy(data.x[anchors]).to(dt), torch.from_numpy(data.y[anchors]).to(dt))
-    x_after = to_numpy(aligner.transform(torch.from_numpy(data.x[rows]).to(dt))).astype(np.float32)
-    x2_after, rows2 = None, None
+    mu_x, mu_y = data.x[anchors].mean(0), data.y[anchors].mean(0)
+    zero_x, zero_y = np.zeros_like(mu_x), np.zeros_like(mu_y)
+    ox, oy = (mu_x, mu_y) if centered_scoring and center else (zero_x, zero_y)
+    x_after = carry(data.x[rows]) - oy
+    x2_after, rows2, ox2, oy2 = None, None, None, None
     if data.has_second:
-        rows2 = _capped(np.arange(len(data.x2)), seed)
-        x2_after = to_numpy(aligner.transform(torch.from_numpy(data.x2[rows2]).to(dt))).astype(np.float32)
-    side = _side(data, rows, rows2)
+        pool2 = np.arange(len(data.x2))
+        if heldout_only and classes.size and data.labels2 is not None:
+            pool2 = pool2[~np.isin(data.labels2, classes)]  # the held-out classes' captions only
+        rows2 = _capped(pool2, seed)
+        if center_second and center:
+            # Note [centring the second modality]: the map is fitted on images, whose anchor means
+            # are mu_x and mu_y; captions sit elsewhere (the modality gap). Optionally they are
+            # carried with their own means over the anchor classes' captions: input shifted so
+            # that mu_x2 lands on mu_x, output shifted so that mu_y lands on mu_y2.
+            own = _second_rows(data, classes)
+            mx2, my2 = data.x2[own].mean(0), data.y2[own].mean(0)
+            x2_after = carry(data.x2[rows2] - mx2 + mu_x) - mu_y + my2
+        else:
+            mx2, my2 = mu_x, mu_y
+            x2_after = carry(data.x2[rows2])
+        ox2, oy2 = (mx2, my2) if centered_scoring and center else (zero_x, zero_y)
+        x2_after = x2_after - oy2
+    frame = _Frame(ox=ox, oy=oy, ox2=ox2, oy2=oy2)
+    side = _side(data, rows, rows2, frame)
     if side.before is None:  # Note [scores that do not depend on the map]
-        side.before = _score_rows(data, data.x[rows], data.x2[rows2] if rows2 is not None else None, rows, rows2,
-                                  side)
+        same = data.same_width
+        x2b = data.x2[rows2] - ox2 if (same and rows2 is not None) else None
+        side.before = _score_rows(data, data.x[rows] - ox if same else None, x2b, rows, rows2, side, frame)
     before = side.before
-    after = _score_rows(data, x_after, x2_after, rows, rows2, side)
+    after = _score_rows(data, x_after, x2_after, rows, rows2, side, frame)
     metrics = pd.DataFrame(
         [{"metric": m, "modality": mod, "before": b, "after": a} for (m, mod, b), (_, _, a) in zip(before, after)]
     )
     # The orthogonal map's own SVD is the spectrum shown; other maps fit it on the side.
     sv = aligner if isinstance(aligner, ProcrustesAligner) and dt == torch.float64 else \
-        ProcrustesAligner(center=center).fit(data.x[anchors].astype(np.float64), data.y[anchors].astype(np.float64))
+        ProcrustesAligner(center=center, semi_orthogonal="polar").fit(data.x[anchors].astype(np.float64),
+                                                                      data.y[anchors].astype(np.float64))
     return AlignmentResult(
         metrics=metrics,
         aligner=aligner,
@@ -405,6 +549,11 @@ def run_alignment(
         orthogonality_error=orthogonality_error(aligner.matrix_),
         n_eval_total=n_eval_total,
         rows2=rows2,
+        x_before=data.x[rows] - ox,
+        y_target=side.yb,
+        y2_target=None if rows2 is None else np.asarray(data.y2[rows2] - oy2, dtype=np.float32),
+        scored=data,
+        source=source,
     )
 
 
@@ -412,6 +561,8 @@ def _headline(result: AlignmentResult, data: AlignmentData) -> dict[str, float]:
     m = result.metrics.set_index(["metric", "modality"])["after"]
     m1, m2 = data.modalities
     out = {"image_top1": float(m[("retrieval top-1 (instance)", m1)])}
+    if ("retrieval top-1 (same caption)", m1) in m.index:
+        out["image_caption_top1"] = float(m[("retrieval top-1 (same caption)", m1)])
     if ("retrieval top-1 (class)", m1) in m.index:
         out["image_class_top1"] = float(m[("retrieval top-1 (class)", m1)])
     if ("retrieval top-1 (instance)", m2) in m.index:
@@ -431,10 +582,12 @@ def compare_maps(
     center: bool = True,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
-    """Orthogonal vs linear (vs MLP) scored on held-out classes; one row per (map, seed).
+    """Orthogonal vs least squares vs ridge (vs MLP) scored on held-out classes; one row per (map, seed).
 
-    Each finished row is one progress event carrying that ``row``.
+    ``options`` go to :func:`run_alignment` (normalize, centered_scoring, ...). Each finished
+    row is one progress event carrying that ``row``.
     """
     progress, should_stop = resolve(progress, should_stop)
     rows, total, done = [], len(map_types) * len(seeds), 0
@@ -443,7 +596,7 @@ def compare_maps(
             if should_stop():
                 return pd.DataFrame(rows)
             res = run_alignment(data, n_anchor_classes=n_anchor_classes, map_type=mt, center=center, seed=seed,
-                                heldout_only=True)
+                                heldout_only=True, **options)
             rows.append({"map_type": mt, "seed": seed, "n_anchors": len(res.anchors),
                          "orthogonality_error": res.orthogonality_error, **_headline(res, data)})
             done += 1
@@ -460,8 +613,11 @@ def anchor_curve(
     center: bool = True,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Scores against the number of anchor classes (rows: map_type, n_anchor_classes, seed, ...).
+
+    ``options`` go to :func:`run_alignment`.
 
     Scored on all evaluation rows (instances never used as anchors), so every count,
     including "all classes", is measured on the same rows. Each finished row is one progress
@@ -479,7 +635,7 @@ def anchor_curve(
             for seed in seeds:
                 if should_stop():
                     return pd.DataFrame(out)
-                res = run_alignment(data, n_anchor_classes=k, map_type=mt, center=center, seed=seed)
+                res = run_alignment(data, n_anchor_classes=k, map_type=mt, center=center, seed=seed, **options)
                 out.append({"map_type": mt, "n_anchor_classes": k, "seed": seed, "n_anchors": len(res.anchors),
                             **_headline(res, data)})
                 done += 1
@@ -493,6 +649,7 @@ def anchor_sweep(
     center: bool = True,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
+    **options: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The page's background sweep: the anchor-count curve, then the held-out map comparison.
 
@@ -503,34 +660,36 @@ def anchor_sweep(
     """
     progress, should_stop = resolve(progress, should_stop)
     curve = anchor_curve(data, center=center, progress=scaled(progress, 0.0, 0.7, stage="curve"),
-                         should_stop=should_stop)
+                         should_stop=should_stop, **options)
     if should_stop():
         return curve, pd.DataFrame()
     comparison = compare_maps(data, n_anchor_classes=comparison_size(data), center=center,
-                              progress=scaled(progress, 0.7, 1.0, stage="compare"), should_stop=should_stop)
+                              progress=scaled(progress, 0.7, 1.0, stage="compare"), should_stop=should_stop, **options)
     return curve, comparison
 
 
 # Note [one sweep for every visitor]: a shipped pair's sweep is the same for every visitor,
 # so it is computed once per process: the first caller computes it (the others wait on the
 # lock), and every later caller gets the stored rows at once, replayed as the same events.
-_SHIPPED_SWEEPS: dict[tuple[str, str, bool], tuple[pd.DataFrame, pd.DataFrame]] = {}
+_SHIPPED_SWEEPS: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
 _SHIPPED_SWEEP_LOCK = threading.Lock()
 
 
 def shipped_sweep(name: str, *, center: bool = True, root: str | None = None, progress: Progress | None = None,
-                  should_stop: ShouldStop | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  should_stop: ShouldStop | None = None, **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`anchor_sweep` of the shipped pair ``name``, computed once per process and shared.
 
-    Events and return value as :func:`anchor_sweep`. A sweep stopped part way is not stored.
+    ``options`` go to :func:`run_alignment`. Events and return value as :func:`anchor_sweep`.
+    A sweep stopped part way is not stored.
     """
     progress, should_stop = resolve(progress, should_stop)
-    key = (str(root or study_dir("alignment")), name, bool(center))
+    key = (str(root or study_dir("alignment")), name, bool(center), tuple(sorted(options.items())))
     with _SHIPPED_SWEEP_LOCK:
         stored = _SHIPPED_SWEEPS.get(key)
         if stored is None:
             data = load_shipped(name, root=root)
-            curve, comparison = anchor_sweep(data, center=center, progress=progress, should_stop=should_stop)
+            curve, comparison = anchor_sweep(data, center=center, progress=progress, should_stop=should_stop,
+                                             **options)
             if not should_stop():
                 _SHIPPED_SWEEPS[key] = (curve, comparison)
             return curve, comparison
@@ -657,6 +816,8 @@ def project_2d(
     B's points sit still and A's points move onto them when the map works.
     'umap': one UMAP of B and A-after together and one of B and A-before (each (2n, 2)),
     seeded; slower (seconds) and meant to run off the event loop.
+    When space A is wider or narrower than B, A-before cannot share B's coordinates: it is
+    drawn in its own PCA basis (or its own UMAP) and ``"before_own_axes"`` is True.
     Returns {"before": (n, 2), "after": (n, 2), "target_before": (n, 2), "target_after": (n, 2)}.
     """
     if method not in PROJECTIONS:
@@ -665,21 +826,34 @@ def project_2d(
     for name, arr in (("before", before), ("after", after), ("target", target)):
         if not np.isfinite(arr).all():
             raise ValueError(f"{name}: contains NaN or infinite values; a 2-D view of them is undefined")
-    if not (before.shape == after.shape == target.shape) or before.ndim != 2:
-        raise ValueError(f"before, after, target: expected equal (n, d) shapes, got {before.shape}, {after.shape}, "
-                         f"{target.shape}")
+    if not (after.shape == target.shape) or before.ndim != 2 or before.shape[0] != target.shape[0]:
+        raise ValueError(f"before, after, target: expected (n, d_x), (n, d) and (n, d) shapes, got {before.shape}, "
+                         f"{after.shape}, {target.shape}")
+    own = before.shape[1] != target.shape[1]
+
+    def pca(z: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        mu = ref.mean(0)
+        _, _, vt = np.linalg.svd(ref - mu, full_matrices=False)  # vt: rows = principal axes
+        return (z - mu) @ vt[:2].T  # (n, 2)
+
     if method == "pca":
-        mu = target.mean(0)
-        _, _, vt = np.linalg.svd(target - mu, full_matrices=False)  # vt: (d, d), rows = principal axes
-        basis = vt[:2].T  # (d, 2)
-        t = (target - mu) @ basis
-        return {"before": (before - mu) @ basis, "after": (after - mu) @ basis, "target_before": t, "target_after": t}
+        t = pca(target, target)
+        b = pca(before, before) if own else pca(before, target)
+        return {"before": b, "after": pca(after, target), "target_before": t, "target_after": t,
+                "before_own_axes": own}
     import umap  # heavy import (numba), only when asked for
 
     n = target.shape[0]
-    out = {}
+    out: dict[str, Any] = {"before_own_axes": own}
+
+    def embed(z: np.ndarray) -> np.ndarray:
+        reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(z) - 1), random_state=seed, n_jobs=1)
+        return reducer.fit_transform(z)
+
     for key, src in (("before", before), ("after", after)):
-        reducer = umap.UMAP(n_components=2, n_neighbors=min(15, 2 * n - 1), random_state=seed, n_jobs=1)
-        emb = reducer.fit_transform(np.concatenate([src, target]))  # (2n, 2)
+        if key == "before" and own:
+            out[key], out[f"target_{key}"] = embed(src), embed(target)
+            continue
+        emb = embed(np.concatenate([src, target]))  # (2n, 2)
         out[key], out[f"target_{key}"] = emb[:n], emb[n:]
     return out

@@ -21,7 +21,8 @@ import numpy as np
 from lab.files import DEFAULT_MAX_BYTES, load_arrays
 from lab.paths import study_dir
 
-__all__ = ["AlignmentData", "from_arrays", "load_byo", "load_shipped", "SHIPPED"]
+__all__ = ["AlignmentData", "from_arrays", "load_byo", "load_shipped", "encoder_corpus", "embed_pair", "SHIPPED",
+           "ENCODER_PAIRS"]
 
 # name -> (file under data/alignment/, short description)
 SHIPPED = {
@@ -31,7 +32,16 @@ SHIPPED = {
                       "MiniLM sentence embedding vs its own layer-3 mean-pooled states, stdlib docs"),
     "minilm_layer1": ("minilm_layers.npz",
                       "MiniLM sentence embedding vs its own layer-1 mean-pooled states, stdlib docs"),
+    # Independently trained encoders of the same documents (scripts/make_alignment_encoders.py).
+    "minilm_e5": ("text_encoders.npz", "MiniLM (384-d) vs multilingual-e5-small (384-d), stdlib docs"),
+    "minilm_wordllama": ("text_encoders.npz", "MiniLM (384-d) vs WordLlama (256-d), stdlib docs"),
+    "e5_wordllama": ("text_encoders.npz", "multilingual-e5-small (384-d) vs WordLlama (256-d), stdlib docs"),
 }
+# The encoder pairs: source name -> (space A's array, space B's array) in text_encoders.npz
+ENCODER_PAIRS = {"minilm_e5": ("minilm", "e5"), "minilm_wordllama": ("minilm", "wordllama"),
+                 "e5_wordllama": ("e5", "wordllama")}
+ENCODER_NAMES = {"minilm": "MiniLM (all-MiniLM-L6-v2, 384-d)", "e5": "multilingual-e5-small (4-bit, 384-d)",
+                 "wordllama": "WordLlama (l2_supercat, 256-d)"}
 MIN_ROWS = 10
 
 
@@ -48,6 +58,9 @@ class AlignmentData:
     y2: np.ndarray | None = None  # (m, d) space B, same rows as x2
     labels2: np.ndarray | None = None  # (m,) class ids of the second-modality rows
     label_names: list[str] | None = None  # class id -> name, for hover text
+    # (n,) ids of interchangeable items, e.g. the caption an image was drawn from: items of one
+    # group cannot be told apart at instance level (Note [well-posed retrieval] in experiment)
+    groups: np.ndarray | None = None
     modalities: tuple[str, str] = ("image", "text")
     spaces: tuple[str, str] = ("model A", "model B")
     description: str = ""
@@ -59,7 +72,17 @@ class AlignmentData:
 
     @property
     def dim(self) -> int:
+        """Width of space A (the widest the map's input can be)."""
         return int(self.x.shape[1])
+
+    @property
+    def dim_y(self) -> int:
+        return int(self.y.shape[1])
+
+    @property
+    def same_width(self) -> bool:
+        """Both spaces have one width: raw rows of A and B can be compared before any map."""
+        return self.dim == self.dim_y
 
     @property
     def has_second(self) -> bool:
@@ -110,6 +133,7 @@ def from_arrays(
     y2: Any = None,
     labels2: Any = None,
     train_mask: Any = None,
+    groups: Any = None,
     name: str = "custom",
     seed: int = 0,
     **kwargs: Any,
@@ -122,19 +146,18 @@ def from_arrays(
     Y = _matrix("y", y)
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"x, y: expected paired rows (the same count), got {X.shape[0]} and {Y.shape[0]}")
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(
-            f"x, y: expected the same width for an orthogonal map and retrieval, got {X.shape[1]} and {Y.shape[1]}"
-        )
+    # Different widths are allowed: the map is then semi-orthogonal (ProcrustesAligner), and the
+    # scores that compare raw rows of A and B before any map are reported as undefined.
     if X.shape[0] < MIN_ROWS:
         raise ValueError(f"x: expected at least {MIN_ROWS} paired rows, got {X.shape[0]}")
     lab = None if labels is None else _label_array("labels", labels, X.shape[0])
+    grp = None if groups is None else _label_array("groups", groups, X.shape[0])
     X2 = Y2 = lab2 = None
     if (x2 is None) != (y2 is None):
         raise ValueError("x2, y2: the second modality needs both spaces (x2 and y2) or neither")
     if x2 is not None:
         X2 = _matrix("x2", x2, cols=X.shape[1])
-        Y2 = _matrix("y2", y2, cols=X.shape[1])
+        Y2 = _matrix("y2", y2, cols=Y.shape[1])
         if X2.shape[0] != Y2.shape[0]:
             raise ValueError(f"x2, y2: expected paired rows, got {X2.shape[0]} and {Y2.shape[0]}")
         if labels2 is not None:
@@ -151,7 +174,8 @@ def from_arrays(
     if mask.sum() < 2 or (~mask).sum() < 2:
         raise ValueError(f"train_mask: expected at least 2 anchor rows and 2 evaluation rows, got {int(mask.sum())} "
                          f"and {int((~mask).sum())}")
-    return AlignmentData(name=name, x=X, y=Y, labels=lab, train_mask=mask, x2=X2, y2=Y2, labels2=lab2, **kwargs)
+    return AlignmentData(name=name, x=X, y=Y, labels=lab, train_mask=mask, x2=X2, y2=Y2, labels2=lab2, groups=grp,
+                         **kwargs)
 
 
 _ALIASES = {
@@ -248,6 +272,53 @@ def _naming(space: str, label: str):
         raise ValueError(f"{space} ({label!r}): {exc}") from None
 
 
+def embed_pair(
+    encoder_a: Any,
+    encoder_b: Any,
+    texts: Any = None,
+    *,
+    name: str = "your encoders",
+    progress: Any = None,
+    should_stop: Any = None,
+) -> AlignmentData | None:
+    """Embed the same documents with two encoders into a new pair; None when stopped.
+
+    ``encoder_a``/``encoder_b``: a packaged encoder's name (:data:`~lab.alignment.encoders.ENCODERS`),
+    a local sentence-transformers folder, or an Encoder. ``texts``: a list of documents
+    (default: :func:`encoder_corpus`). Progress runs 0-0.5 for A and 0.5-1 for B.
+    """
+    from lab.alignment.encoders import _resolve, embed_with
+    from lab.progress import resolve, scaled
+
+    progress, should_stop = resolve(progress, should_stop)
+    if texts is None:
+        texts = encoder_corpus()["text"].tolist()
+    enc_a, enc_b = _resolve(encoder_a), _resolve(encoder_b)
+    xa = embed_with(enc_a, texts, progress=scaled(progress, 0.0, 0.5, space="A"), should_stop=should_stop)
+    if xa is None:
+        return None
+    xb = embed_with(enc_b, texts, progress=scaled(progress, 0.5, 1.0, space="B"), should_stop=should_stop)
+    if xb is None:
+        return None
+    return from_arrays(xa, xb, name=name, modalities=("document", "-"), spaces=(enc_a.description, enc_b.description),
+                       description=f"{enc_a.name} vs {enc_b.name} on {len(texts)} documents",
+                       meta={"n_texts": len(texts)})
+
+
+def encoder_corpus():
+    """The documents of the encoder pairs: distinct stdlib docstrings and topics, cut to their first characters.
+
+    Settings: PRESETS["encoders-data"] (min_chars, max_chars). A DataFrame with doc_id, source, text.
+    """
+    from lab.alignment.experiment import PRESETS
+    from lab.corpus import stdlib_corpus
+
+    cfg = PRESETS["encoders-data"]
+    df = stdlib_corpus(min_chars=cfg["min_chars"])
+    df["text"] = df["text"].str[: cfg["max_chars"]]
+    return df.drop_duplicates("text", ignore_index=True)
+
+
 @functools.lru_cache(maxsize=8)
 def _read_shipped(path: str) -> dict[str, np.ndarray]:
     arrays = load_arrays(path)
@@ -265,15 +336,22 @@ def load_shipped(name: str = "toyclip", *, root: str | os.PathLike | None = None
     path = base / fname
     if not path.is_file():
         raise FileNotFoundError(
-            f"name: the artifact {str(path)!r} is missing; run `python scripts/make_alignment_data.py` to build it"
+            f"name: the artifact {str(path)!r} is missing; run `python scripts/"
+            f"{'make_alignment_encoders' if name in ENCODER_PAIRS else 'make_alignment_data'}.py` to build it"
         )
     arrays = _read_shipped(str(path))
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if name in ENCODER_PAIRS:
+        a, b = ENCODER_PAIRS[name]
+        return from_arrays(
+            arrays[a], arrays[b], train_mask=arrays["train_mask"], name=name, modalities=("document", "-"),
+            spaces=(ENCODER_NAMES[a], ENCODER_NAMES[b]), description=description, meta=meta,
+        )
     if name == "toyclip":
         return from_arrays(
             arrays["x"], arrays["y"], labels=arrays["labels"], x2=arrays["x2"], y2=arrays["y2"],
-            labels2=arrays["labels2"], train_mask=arrays["train_mask"], name=name,
+            labels2=arrays["labels2"], train_mask=arrays["train_mask"], groups=arrays.get("caption_ids"), name=name,
             label_names=meta.get("label_names"), modalities=("image", "text"),
             spaces=tuple(meta.get("spaces", ("model A", "model B"))), description=description, meta=meta,
         )

@@ -101,7 +101,7 @@ def semi_orthogonal_lstsq(
     C: torch.Tensor,
     *,
     init: torch.Tensor | None = None,
-    tol: float = 1e-7,
+    tol: float = 1e-4,
     max_iter: int = 100,
 ) -> StiefelFit:
     """argmin over R^T R = I of tr(R^T G R) - 2 tr(R^T C) (Note [Newton steps on the Stiefel manifold]).

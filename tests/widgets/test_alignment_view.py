@@ -94,7 +94,7 @@ def test_sweep_fills_the_anchor_curve_and_the_map_comparison(view):
     marker = curve["layout"]["shapes"][0]
     assert marker["x0"] == view.n_anchor_classes
     cmp = view.compare_figure()
-    assert list(cmp["data"][0]["x"]) == ["linear", "mlp", "orthogonal"]
+    assert list(cmp["data"][0]["x"]) == ["linear", "mlp", "orthogonal", "ridge"]
     view.n_anchor_classes = 3
     assert view.curve_figure()["layout"]["shapes"][0]["x0"] == 3
 
@@ -122,11 +122,11 @@ def test_upload_of_good_files_adds_a_source(view):
     [
         ("bad.npz", _npz(x=np.full((50, 4), np.nan), y=np.ones((50, 4))), "NaN"),
         ("bad.npz", _npz(x=np.ones((50, 4)), y=np.ones((40, 4))), "paired rows"),
-        ("bad.npz", _npz(x=np.ones((50, 4)), y=np.ones((50, 3))), "same width"),
+        ("bad.npz", _npz(x=np.ones((50, 4)), y=np.ones((50, 3)), x2=np.ones((6, 4)), y2=np.ones((6, 4))), "y2"),
         ("bad.npz", b"not a zip file at all", "'bad.npz'"),
         ("bad.pkl", b"\x80\x04K\x01.", "filename"),
     ],
-    ids=["nan", "mismatched-rows", "mismatched-width", "corrupt", "pickle-suffix"],
+    ids=["nan", "mismatched-rows", "second-modality-width", "corrupt", "pickle-suffix"],
 )
 def test_bad_uploads_show_a_message_and_keep_the_page(view, filename, payload, match):
     shown, source, sources = view.metrics_figure(), view.source, list(view.param.source.objects)
@@ -197,7 +197,7 @@ def test_retraining_streams_losses_and_adds_the_new_models(view):
 def _blocking_sweep(started, release):
     """A stand-in for lab's sweep: one curve row, then it waits until released or stopped."""
 
-    def sweep(data, *, center, progress, should_stop):
+    def sweep(data, *, center, progress, should_stop, **options):
         started.append(center)
         progress(0.5, "", stage="curve", row={"center": center, "run": len(started)})
         while not should_stop() and not release.wait(0.01):
@@ -301,7 +301,9 @@ def test_anchor_slider_uses_the_memoised_fit_and_scores_only_the_map(view, monke
     calls = _count_fits(monkeypatch)
     start = view.n_anchor_classes
     view.n_anchor_classes = 3
-    assert calls == {"fit": 1, "score": 1}  # the "before" scores of these rows were kept from the first fit
+    # In the centred frame (the default) the "before" scores use the new anchors' means, so they
+    # are scored again; in the raw frame they are kept from the first fit of these rows.
+    assert calls == {"fit": 1, "score": 2}
     first = view.result
     view.n_anchor_classes = start
     view.n_anchor_classes = 3
@@ -315,6 +317,10 @@ def test_anchor_slider_uses_the_memoised_fit_and_scores_only_the_map(view, monke
     moved = view.curve_figure()
     assert view.curve_rows is rows and moved["data"] is curve["data"]  # the marker moves; the traces are kept
     assert moved["layout"]["shapes"][0]["x0"] == 4
+    view.centered_scoring = False  # the raw frame: the "before" scores no longer depend on the anchors
+    calls.update(fit=0, score=0)
+    view.n_anchor_classes = 5
+    assert calls == {"fit": 1, "score": 1}
 
 
 def test_the_warm_up_fits_every_anchor_count_of_the_default_controls(tmp_path, monkeypatch):
@@ -495,7 +501,7 @@ def test_a_stopped_retraining_keeps_the_pair_shown(view, monkeypatch):
 def test_a_sweep_stopped_before_its_first_row_does_not_say_computing(view, monkeypatch):
     view.curve_job.wait()
 
-    def sweep(data, *, center, progress, should_stop):
+    def sweep(data, *, center, progress, should_stop, **options):
         while not should_stop():
             threading.Event().wait(0.01)
 

@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from lab.alignment import (
+    ENCODER_PAIRS,
     PRESETS,
     SHIPPED,
     anchor_curve,
@@ -54,7 +55,8 @@ def test_select_anchors_takes_whole_classes_from_training_rows():
 
 def test_planted_orthogonal_relation_goes_from_chance_to_perfect():
     data = _planted()
-    res = run_alignment(data, n_anchor_classes=6, map_type="orthogonal")
+    # the planted relation is exact in the raw coordinates (normalising rows would bend it)
+    res = run_alignment(data, n_anchor_classes=6, map_type="orthogonal", normalize=False)
     m = res.metrics.set_index(["metric", "modality"])
     assert m.loc[("retrieval top-1 (instance)", "image"), "before"] < 0.1
     assert m.loc[("retrieval top-1 (instance)", "image"), "after"] > 0.95
@@ -69,10 +71,10 @@ def test_planted_orthogonal_relation_goes_from_chance_to_perfect():
 
 def test_heldout_scores_only_classes_outside_the_anchors_and_maps_compare():
     data = _planted(seed=2)
-    res = run_alignment(data, n_anchor_classes=3, map_type="linear", heldout_only=True)
+    res = run_alignment(data, n_anchor_classes=3, map_type="linear", heldout_only=True, normalize=False)
     assert not np.isin(data.labels[res.eval_rows], res.anchor_classes).any()
-    table = compare_maps(data, n_anchor_classes=2, seeds=(0, 1))
-    assert set(table["map_type"]) == {"orthogonal", "linear", "mlp"} and len(table) == 6
+    table = compare_maps(data, n_anchor_classes=2, seeds=(0, 1), normalize=False)
+    assert set(table["map_type"]) == {"orthogonal", "linear", "ridge", "mlp"} and len(table) == 8
     means = table.groupby("map_type")["image_top1"].mean()
     assert means["orthogonal"] > 0.9
     assert means["orthogonal"] >= means["linear"]  # few anchors: the constrained map generalises better
@@ -85,7 +87,7 @@ def test_anchor_curve_rows_and_progress_and_stop():
     seen = []
     curve = anchor_curve(data, counts=[1, 4, 12], seeds=(0,), progress=lambda f, m="", **p: seen.append(f))
     assert list(curve.columns[:4]) == ["map_type", "n_anchor_classes", "seed", "n_anchors"]
-    assert len(curve) == 6 and seen[-1] == pytest.approx(1.0)
+    assert len(curve) == 9 and seen[-1] == pytest.approx(1.0)  # 3 counts x (orthogonal, linear, ridge)
     stopped = anchor_curve(data, counts=[1, 4, 12], seeds=(0,), should_stop=lambda: True)
     assert stopped.empty
 
@@ -149,8 +151,8 @@ def test_retrain_pair_records_a_finished_run_and_streams_losses(tmp_path, monkey
 def test_project_2d_pca_keeps_the_target_fixed_and_puts_aligned_points_on_it():
     data = _planted(seed=4)
     res = run_alignment(data, n_anchor_classes=6)
-    yb = data.y[res.eval_rows]
-    p = project_2d(data.x[res.eval_rows], res.x_after, yb, method="pca")
+    yb = res.y_target  # the rows as scored: normalised, in the centred frame
+    p = project_2d(res.x_before, res.x_after, yb, method="pca")
     np.testing.assert_allclose(p["target_before"], p["target_after"])
     after_gap = np.linalg.norm(p["after"] - p["target_after"], axis=1).mean()
     before_gap = np.linalg.norm(p["before"] - p["target_before"], axis=1).mean()
@@ -196,7 +198,7 @@ def test_byo_single_file_two_files_and_string_labels(tmp_path):
     "arrays, match",
     [
         ({"x": np.ones((50, 4)), "y": np.ones((49, 4))}, "paired rows"),
-        ({"x": np.ones((50, 4)), "y": np.ones((50, 5))}, "same width"),
+        ({"x": np.ones((50, 4)), "y": np.ones((50, 4)), "x2": np.ones((5, 4)), "y2": np.ones((5, 5))}, "y2"),
         ({"x": np.ones((50,)), "y": np.ones((50,))}, "2-D"),
         ({"x": np.full((50, 4), np.nan), "y": np.ones((50, 4))}, "NaN"),
         ({"x": np.ones((5, 4)), "y": np.ones((5, 4))}, "at least 10"),
@@ -222,12 +224,29 @@ def test_byo_refuses_pickles_and_oversized_uploads():
         load_byo(pickle.dumps([1, 2]), filename_a="x.pkl")
 
 
+def test_unequal_widths_get_a_semi_orthogonal_map_and_undefined_raw_comparisons():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 12)) * np.linspace(2, 0.3, 12)
+    R = ortho_group.rvs(12, random_state=rng)[:, :7]
+    data = from_arrays(x, x @ R + 0.01 * rng.standard_normal((300, 7)), seed=1)
+    assert not data.same_width and data.dim_y == 7
+    res = run_alignment(data, n_anchor_classes=60, normalize=False)
+    m = res.metrics.set_index(["metric", "modality"])
+    key = ("retrieval top-1 (instance)", "document" if data.modalities[0] == "document" else data.modalities[0])
+    assert np.isnan(m.loc[key, "before"]) and m.loc[key, "after"] > 0.95
+    assert np.isfinite(m.loc[("linear CKA", key[1]), "before"])  # within-space scores stay defined
+    assert res.x_after.shape == (res.eval_rows.size, 7) and res.aligner.rotation_.shape == (12, 7)
+
+
 def test_shipped_defaults_load():
     # The shipped artifacts are committed; scripts/make_alignment_data.py rebuilds them.
     for name in SHIPPED:
         data = load_shipped(name)
-        assert data.n >= 100 and data.labels is not None and data.n_classes >= 10
-        assert np.isfinite(data.x).all() and data.x.dtype == np.float32
+        assert data.n >= 100 and np.isfinite(data.x).all() and data.x.dtype == np.float32
+        if name in ENCODER_PAIRS:  # distinct documents, scored at instance level
+            assert data.labels is None and data.n >= 1000
+        else:
+            assert data.labels is not None and data.n_classes >= 10
     with pytest.raises(ValueError, match="name"):
         load_shipped("nope")
 
