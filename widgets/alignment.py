@@ -514,12 +514,20 @@ class AlignmentView(StudyView):
         m = res.metrics.set_index(["metric", "modality"])
         m1, m2 = data.modalities
         parts = []
-        for key, label in ((("retrieval top-1 (instance)", m1), f"{m1} retrieval"),
+        instance = f"{m1} retrieval" + (" (items with a unique caption)" if data.groups is not None else "")
+
+        def pct(v: float) -> str:
+            return "—" if not np.isfinite(v) else f"{v:.0%}"
+
+        for key, label in ((("retrieval top-1 (same caption)", m1), f"{m1} retrieval of the same caption"),
                            (("retrieval top-1 (class)", m1), f"{m1} retrieval by class"),
                            (("retrieval top-1 (instance)", m2), f"{m2} retrieval with the {m1}-fitted map"),
-                           ((f"zero-shot: B {m1} vs A {m2}", m1), "cross-model zero-shot")):
+                           ((f"zero-shot: B {m1} vs A {m2}", m1), "cross-model zero-shot"),
+                           (("retrieval top-1 (instance)", m1), instance)):
             if key in m.index:
-                parts.append(f"{label}: **{m.loc[key, 'before']:.0%} → {m.loc[key, 'after']:.0%}**")
+                parts.append(f"{label}: **{pct(m.loc[key, 'before'])} → {pct(m.loc[key, 'after'])}**")
+        if not data.same_width:
+            parts.append(f"*(before: undefined, the spaces are {data.dim}- and {data.dim_y}-dimensional)*")
         sample = ""
         if res.n_eval_total > res.eval_rows.size:
             sample = (f" *(scores on a seeded sample of {res.eval_rows.size:,} of the {res.n_eval_total:,} held-back "
@@ -555,6 +563,12 @@ class AlignmentView(StudyView):
         aligner = res.aligner
         R = np.asarray(aligner.matrix_.detach().cpu(), dtype=np.float64)
         sv = np.asarray(res.singular_values, dtype=np.float64)
+        if R.shape[0] != R.shape[1]:
+            how = ("the least-squares map with orthonormal columns" if aligner.semi_orthogonal == "least_squares"
+                   and R.shape[0] > R.shape[1] else "the polar factor of XcᵀYc")
+            return (f"*Group:* the spaces have different widths ({R.shape[0]} → {R.shape[1]}), so the map is "
+                    f"semi-orthogonal ({how}); a determinant, and the choice between O(d) and SO(d), do not apply "
+                    "(SO(d) is refused with a message).")
         if aligner.allow_reflection:
             det_o = float(np.linalg.det(R))
         else:  # was the O(d) solution's reflection flipped away? Only then is tr(RᵀM) below Σσ.

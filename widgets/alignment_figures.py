@@ -12,7 +12,7 @@ from widgets.figures import ROLE_COLORS, as_list, empty_figure, layout
 __all__ = ["scatter_figure", "metrics_figure", "calibration_figure", "curve_figure", "with_marker", "spectrum_figure",
            "compare_figure", "loss_figure"]
 
-_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "ridge": "#2ca02c",
+_MAP_COLORS = {"orthogonal": ROLE_COLORS["after"], "linear": ROLE_COLORS["accent"], "ridge": "#d4a017",
                "mlp": "#ff7f0e"}
 
 
@@ -92,8 +92,8 @@ def calibration_figure(table: pd.DataFrame | None, *, note: str = "computing in 
 
     Without a table it is a placeholder that says ``note``.
     """
-    title = ("Is it more than chance?<br><sup>score after the map (bootstrap 95 % interval) against its permutation "
-             "null (grey: 95 % of scores with B's rows shuffled)</sup>")
+    title = ("Is it more than chance?<br><sup>after the map, with its bootstrap 95 % interval; grey: the "
+             "null band<br>(95 % of scores with B's rows shuffled)</sup>")
     if table is None or table.empty:
         return empty_figure(title, note, height=380)
     t = table.iloc[::-1]

@@ -514,3 +514,58 @@ def test_a_sweep_stopped_before_its_first_row_does_not_say_computing(view, monke
     for fig in (view.curve_figure(), view.compare_figure()):
         text = json.dumps(fig)
         assert "computing" not in text and "stopped" in text
+
+
+# ---------------------------------------------------------------- encoder pairs, calibration, your own model
+def _write_encoder_pairs(root, seed=1):
+    """A stand-in for text_encoders.npz: 'minilm' and 'e5' 16-d, 'wordllama' 10-d, related by planted maps."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    base = rng.standard_normal((n, 16)) * np.linspace(2, 0.3, 16)
+    arrays = {"minilm": base, "e5": base @ ortho_group.rvs(16, random_state=rng),
+              "wordllama": 3.0 * base @ ortho_group.rvs(16, random_state=rng)[:, :10],
+              "train_mask": np.arange(n) % 2 == 0}
+    np.savez(root / "alignment" / "text_encoders.npz", **arrays)
+
+
+def _calibrated(view, timeout=120.0):
+    """The calibration of the fit shown, once its job (restarted when the fit changed under it) has delivered."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while view.calibration is None and time.monotonic() < deadline:
+        view.calib_job.wait(timeout=max(0.1, deadline - time.monotonic()))
+    return view.calibration
+
+
+def test_a_pair_of_different_widths_gets_a_semi_orthogonal_map_and_says_so(view, tmp_path):
+    _write_encoder_pairs(tmp_path / "data")
+    view.source = next(label for label, name in page.SOURCES.items() if name == "minilm_wordllama")
+    view.fit_job.wait(timeout=120)
+    res = view.result
+    assert view.data.dim == 16 and view.data.dim_y == 10 and res.x_after.shape[1] == 10
+    assert "different widths" in view.group_note() and "undefined" in view.headline()
+    assert "own axes" in json.dumps(view.scatter_figure())
+    table = _calibrated(view)
+    assert table is not None and set(table["metric"]) >= {"linear CKA", "retrieval top-1 (instance)"}
+    shown = res.metrics.set_index("metric")["after"]
+    for row in table.itertuples():
+        assert row.value == pytest.approx(shown[row.metric], abs=1e-5) and row.ci_lo <= row.value <= row.ci_hi
+    view.semi_orthogonal = "polar"  # the polar factor: a different map, still orthonormal columns
+    view.fit_job.wait(timeout=120)
+    assert view.result is not res and view.result.aligner.semi_orthogonal == "polar"
+    assert view.errors.message == "" and view.fit_job.errors.message == ""
+
+
+def test_your_own_model_embeds_the_corpus_into_a_new_source_and_names_bad_input(view):
+    shown = view.data
+    view.encoder_a = page.LOCAL  # no folder typed: the message sits beside the card, the page keeps its data
+    assert view.embed_models() is False
+    assert "folder" in view.embed_job.errors.message and view.data is shown
+    view.encoder_a, view.encoder_b, view.max_texts = "wordllama", "wordllama", 40
+    assert view.embed_models()
+    view.embed_job.wait(timeout=120)
+    view.fit_job.wait(timeout=120)  # 256 dimensions: the new source is fitted in the background first
+    assert view.data is not shown and view.data.n == 40 and view.source.startswith("Your encoders")
+    view.texts_source = next(k for k, v in page.TEXT_SOURCES.items() if v == "upload")
+    assert view.embed_models() is False and ".txt" in view.embed_job.errors.message
