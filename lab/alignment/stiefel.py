@@ -133,6 +133,7 @@ def semi_orthogonal_lstsq(
         return StiefelFit(R, 0, True, _objective(G, C, R), 0.0)
     safe = 1.0 / lam_max  # the majorisation step: never increases the objective
     f = _objective(G, C, R)
+    radius = float(R.shape[1]) ** 0.5
     it, converged = 0, False
     for it in range(1, max_iter + 1):
         E = G @ R - C  # (d_x, d_y) half the Euclidean gradient
@@ -144,6 +145,12 @@ def semi_orthogonal_lstsq(
             it -= 1
             break
         xi = _newton_direction(G, R, S, g, g_norm)
+        # Note [step cap]: near-zero curvature (directions of X with no variance) can make the
+        # CG step huge; a step longer than R itself (||R|| = sqrt(d_y)) is cut to that length,
+        # since the retraction of a longer one says nothing about the manifold near R.
+        xi_norm = float(torch.linalg.matrix_norm(xi))
+        if xi_norm > radius:
+            xi = xi * (radius / xi_norm)
         slope = float(torch.sum(g * xi))  # < 0: a descent direction
         t, accepted = 1.0, False
         while t > 1e-6:
