@@ -347,3 +347,32 @@ def test_a_shared_pair_is_loaded_once_read_only_and_its_fits_are_memoised(tmp_pa
     ex.shared_alignment(own, n_anchor_classes=3, seed=1)
     ex.shared_alignment(own, n_anchor_classes=3, seed=1)
     assert len(calls) == 4
+
+
+def test_pipeline_switches_follow_their_formulas():
+    data = _planted(seed=5)
+    res = run_alignment(data, n_anchor_classes=6, normalize=False, centered_scoring=True, center_second=True)
+    R = res.aligner.rotation_.numpy()
+    a = res.anchors
+    mx, my = data.x[a].mean(0), data.y[a].mean(0)
+    own = np.isin(data.labels2, res.anchor_classes)  # captions of the anchor classes
+    mx2, my2 = data.x2[own].mean(0), data.y2[own].mean(0)
+    rows, rows2 = res.eval_rows, res.rows2
+    # centred frame: (x - mu_x) R against y - mu_y; captions with their own anchor means
+    np.testing.assert_allclose(res.x_after, (data.x[rows] - mx) @ R, atol=1e-4)
+    np.testing.assert_allclose(res.y_target, data.y[rows] - my, atol=1e-5)
+    np.testing.assert_allclose(res.x2_after, (data.x2[rows2] - mx2) @ R, atol=1e-4)
+    np.testing.assert_allclose(res.y2_target, data.y2[rows2] - my2, atol=1e-5)
+    raw = run_alignment(data, n_anchor_classes=6, normalize=False, centered_scoring=False)
+    np.testing.assert_allclose(raw.x_after, (data.x[rows] - mx) @ R + my, atol=1e-4)  # the raw frame
+    np.testing.assert_allclose(raw.x2_after, (data.x2[rows2] - mx) @ R + my, atol=1e-4)  # images' means
+    unit = run_alignment(data, n_anchor_classes=6)  # normalise (the default): every row has length 1 first
+    xs = unit.scored.x
+    np.testing.assert_allclose(np.linalg.norm(xs, axis=1), 1.0, atol=1e-5)
+    assert unit.source is data and unit.scored is not data
+
+
+def test_heldout_comparison_scores_only_the_heldout_classes_captions():
+    data = _planted(seed=6)
+    res = run_alignment(data, n_anchor_classes=3, heldout_only=True, normalize=False)
+    assert not np.isin(data.labels2[res.rows2], res.anchor_classes).any()
