@@ -101,6 +101,20 @@ def _pairs(X: Any, Y: Any) -> Iterable[tuple[Any, Any]]:
         raise TypeError(f"X: expected an array or an iterable of (X_chunk, Y_chunk), got {type(X).__name__}") from exc
 
 
+def _in_memory(X: Any, Y: Any, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """fit's arguments as two checked tensors with paired rows (chunk pairs are concatenated)."""
+    if Y is None:
+        pairs = list(_pairs(X, None))
+        X = torch.cat([as_tensor(a, name="X", device=device) for a, _ in pairs])
+        Y = torch.cat([as_tensor(b, name="Y", device=X.device) for _, b in pairs])
+    X = check_matrix("X", as_tensor(X, name="X", device=device))
+    Y = check_matrix("Y", as_tensor(Y, name="Y", device=X.device, dtype=X.dtype))
+    check_same_rows("X", X, "Y", Y)
+    check_finite("X", X)
+    check_finite("Y", Y)
+    return X, Y
+
+
 def _peek_widths(pairs: Iterable[tuple[Any, Any]]) -> tuple[Iterable[tuple[Any, Any]], tuple[int, int]]:
     """(the same pairs, (d_x, d_y) of the first pair); widths are 0 when they cannot be read."""
     it = iter(pairs)
@@ -511,15 +525,7 @@ class RidgeCVAligner:
         """
         from sklearn.model_selection import KFold
 
-        if Y is None:
-            pairs = list(_pairs(X, None))
-            X = torch.cat([as_tensor(a, name="X", device=self.device) for a, _ in pairs])
-            Y = torch.cat([as_tensor(b, name="Y", device=X.device) for _, b in pairs])
-        X = check_matrix("X", as_tensor(X, name="X", device=self.device))
-        Y = check_matrix("Y", as_tensor(Y, name="Y", device=X.device, dtype=X.dtype))
-        check_same_rows("X", X, "Y", Y)
-        check_finite("X", X)
-        check_finite("Y", Y)
+        X, Y = _in_memory(X, Y, self.device)
         center = check_bool("center", self.center)
         n = X.shape[0]
         if n < 3:
@@ -618,15 +624,7 @@ class MLPAligner:
         X, Y : array-like of shape (n_samples, d_x) and (n_samples, d_y)
             Paired rows of the two spaces (chunk pairs are concatenated: the MLP trains in memory).
         """
-        if Y is None:
-            pairs = list(_pairs(X, None))
-            X = torch.cat([as_tensor(a, name="X", device=self.device) for a, _ in pairs])
-            Y = torch.cat([as_tensor(b, name="Y", device=X.device) for _, b in pairs])
-        X = check_matrix("X", as_tensor(X, name="X", device=self.device))
-        Y = check_matrix("Y", as_tensor(Y, name="Y", device=X.device, dtype=X.dtype))
-        check_same_rows("X", X, "Y", Y)
-        check_finite("X", X)
-        check_finite("Y", Y)
+        X, Y = _in_memory(X, Y, self.device)
         hidden = check_int("hidden", self.hidden, lo=1)
         steps = check_int("steps", self.steps, lo=1)
         gen = torch.Generator(device="cpu").manual_seed(int(self.seed))
