@@ -51,6 +51,8 @@ PRESETS: dict[str, dict] = {
     "pipl": {"n": 24, "eps": 0.05, "iterations": 2},
     "posthoc": {"n_images": 2048, "steps": 300},
     "kid": {"n": 2000, "subsets": 20, "subset_size": 500},
+    "coverage": {"n": 1000},  # generated images whose factors the regressor reads (coverage)
+    "targets": {"n": 48},  # samples of the per-block matched-change target
     "ppl": {"n": 256},
     "within_span_rotations": 1,  # random rotations of the fine-tuned span per seed and rank
 }
@@ -90,9 +92,9 @@ def variant_directions(generators: dict, variant: str, k: int, *, seed: int = 0)
 
 
 @torch.no_grad()
-def _chord_targets(G: StyleGenerator, feature_fn, seed: int, n: int = 48) -> list[float]:
+def _chord_targets(G: StyleGenerator, feature_fn, seed: int) -> list[float]:
     """Per block: mean feature change of a 1-sigma step along 4 random directions (the matched change)."""
-    ws = sample_ws(G, n, seed + 777)
+    ws = sample_ws(G, PRESETS["targets"]["n"], seed + 777)
     base = feature_fn(to_unit(G.synthesis(ws)))
     out = []
     for b in range(len(G.blocks)):
@@ -174,7 +176,7 @@ def _coverage(G: StyleGenerator, regressor, real_predictions, seed: int) -> dict
     """Spread of each factor the regressor reads off generated images over its spread on real
     shapes (1 = the generator varies that factor as much as the data does; shape: entropy ratio)."""
     with torch.no_grad():
-        imgs = to_unit(G.synthesis(sample_ws(G, 1000, seed + 99)))
+        imgs = to_unit(G.synthesis(sample_ws(G, PRESETS["coverage"]["n"], seed + 99)))
     cont_g, prob_g = predict_factors(regressor, imgs)
     cont_r, prob_r = real_predictions
     cover = {f"coverage_{name}": float(cont_g[:, j].std() / max(cont_r[:, j].std(), 1e-12))

@@ -183,14 +183,14 @@ class CodeEncoder(nn.Module):
 
 def posthoc_codes(generator: StyleGenerator, direction_sets, slot_sets, real_images: torch.Tensor, *,
                   n_images: int = 4096, steps: int = 400, batch: int = 64, lr: float = 2e-3,
-                  seed: int = 0) -> tuple[np.ndarray, float]:
+                  n_test: int = 512, seed: int = 0) -> tuple[np.ndarray, float]:
     """The post-hoc protocol: codes of ``real_images`` along every direction set.
 
     ``direction_sets``: list of (k_b, w_dim) direction sets (e.g. one per block), moved at
     ``slot_sets[b]``. Generated images draw independent coordinates c_bj ~ N(0, 1) for every
     direction (edit c_bj sigma_bj n_bj); an encoder is trained to regress all coordinates (MSE);
     applied to ``real_images`` (n, 3, R, R in [0, 1]) it returns (n, sum k_b) codes, in the
-    sets' order, and its held-out R^2 on fresh generated images.
+    sets' order, and its R^2 on ``n_test`` fresh generated images.
     """
     if len(direction_sets) != len(slot_sets) or not direction_sets:
         raise ValueError(f"direction_sets, slot_sets: expected equal non-empty lists, got {len(direction_sets)} "
@@ -218,7 +218,7 @@ def posthoc_codes(generator: StyleGenerator, direction_sets, slot_sets, real_ima
         return torch.cat(xs), torch.cat(cs)
 
     x, c = make(check_int("n_images", n_images, lo=batch), 7_000_000 + seed * 10_007)
-    x_test, c_test = make(512, 9_000_000 + seed * 10_007)
+    x_test, c_test = make(check_int("n_test", n_test, lo=2), 9_000_000 + seed * 10_007)
     with seeded_init(seed):
         enc = CodeEncoder(total)
     opt = torch.optim.Adam(enc.parameters(), lr=lr)

@@ -33,6 +33,14 @@ def test_the_shipped_artifacts_are_present():
     assert (folder / "gan_seed0.safetensors").is_file() and (folder / "regressor.safetensors").is_file()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny_artifacts():
     data = make_shapes(64, seed=0)

@@ -47,6 +47,15 @@ from lab.householder.gan import ModulatedConv
 TINY = GanConfig(z_dim=12, w_dim=12, mapping_layers=2, channels=(12, 12, 12, 8), d_channels=(4, 8, 8, 8))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Small batches on a shared 2-core machine: OpenMP barriers cost more than the work (see widgets/householder).
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data():
     return make_shapes(64, seed=0)
@@ -312,8 +321,9 @@ def test_pipl_matched_reaches_the_target_change(pretrained):
 def test_the_whole_protocol_runs_on_a_tiny_gan_and_summarises_over_seeds(pretrained, data, monkeypatch):
     G0, D0 = pretrained
     for key, value in {"sensitivity": {"n": 2, "span": 2.0, "steps": 3}, "pipl": {"n": 4, "eps": 0.1,
-                       "iterations": 1}, "posthoc": {"n_images": 64, "steps": 3},
-                       "kid": {"n": 32, "subsets": 2, "subset_size": 16}, "ppl": {"n": 8}}.items():
+                       "iterations": 1}, "posthoc": {"n_images": 64, "steps": 3, "n_test": 16},
+                       "kid": {"n": 32, "subsets": 2, "subset_size": 16}, "ppl": {"n": 8},
+                       "coverage": {"n": 32}, "targets": {"n": 8}}.items():
         monkeypatch.setitem(PRESETS, key, value)
     held = make_shapes(40, seed=1)
     reg = FactorRegressor().eval()
@@ -334,3 +344,17 @@ def test_the_whole_protocol_runs_on_a_tiny_gan_and_summarises_over_seeds(pretrai
     assert hh["n_seeds"] == 2 and hh["mig_std"] == pytest.approx(np.std([0, 1], ddof=1), rel=1e-9)
     diff = paired_differences(table, "householder", "sefa", "mig", 2)
     assert diff["n"] == 2 and diff["std"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_cli_pretrains_fine_tunes_and_refuses_bad_input(tmp_path, capsys):
+    from lab.householder.cli import main
+
+    out = tmp_path / "g.safetensors"
+    assert main(["--steps", "2", "--batch-size", "4", "--n-images", "16", "--out", str(out),
+                 "--finetune-rank", "4", "--threads", "1"]) == 0
+    G, D, meta = load_gan(out)
+    assert meta["steps"] == 2 and D is not None
+    Gf, _, meta_f = load_gan(tmp_path / "g_rank4_finetuned.safetensors")
+    assert meta_f["projector_rank"] == 4 and meta_f["steps"] == 1  # 2 % of 2 steps, at least 1
+    assert main(["--steps", "2", "--out", str(tmp_path / "g.bin")]) == 2
+    assert "out" in capsys.readouterr().err
