@@ -4,7 +4,7 @@ JupyterLab is started by the test on copies of the notebooks (so nothing is writ
 tracked files) with the smoke sizes. For each notebook: Run All Cells through the menu, then
 no cell shows a traceback, every Plotly figure drew data, Panel's widgets rendered; where the
 notebook ends with a study view, moving its first slider changes a figure. The Householder
-view also starts a training job and stops it, and its progress must move in the notebook.
+view also starts a fine-tuning job and stops it, and its progress must move in the notebook.
 No request may leave localhost (the ``page`` fixture fails on any other host).
 """
 
@@ -132,10 +132,10 @@ def test_notebook_comes_alive_in_jupyterlab(name, page, jupyterlab):
 def test_a_background_job_streams_progress_and_stops_in_a_notebook(page, jupyterlab):
     page.set_viewport_size({"width": 1400, "height": 1000})
     _run_all(page, jupyterlab, "01_householder.ipynb", workspace="job")
-    train = page.get_by_role("button", name="Train a generator")
+    train = page.get_by_role("button", name="Fine-tune")
     train.scroll_into_view_if_needed()
     train.click()
-    status = page.get_by_text("training:", exact=False).last
+    status = page.get_by_text("fine-tuning:", exact=False).last
     status.wait_for(timeout=60_000)
     # Progress moves: the status line leaves "starting…" for a step count.
     deadline = time.monotonic() + 120
