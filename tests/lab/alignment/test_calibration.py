@@ -31,6 +31,7 @@ def test_null_and_bootstrap_match_brute_force_recomputation():
     rng = np.random.default_rng(5)  # the same draws, in the same order, as calibrate
     perms = [rng.permutation(n) for _ in range(12)]
     boots = [rng.integers(0, n, size=n) for _ in range(11)]
+    halves = [rng.permutation(n)[: n // 2] for _ in range(11)]
     labels = res.scored.labels[res.eval_rows]
     brute = {
         "linear CKA": [linear_cka(x, y[p]) for p in perms],
@@ -47,9 +48,16 @@ def test_null_and_bootstrap_match_brute_force_recomputation():
         assert table.loc[name, "null_lo"] == pytest.approx(np.percentile(null, 2.5), abs=1e-6), name
         p_value = (1 + np.sum(np.array(null) >= table.loc[name, "value"] - 1e-12)) / 13
         assert table.loc[name, "p_value"] == pytest.approx(p_value), name
-    cka_boot = [linear_cka(x[b], y[b]) for b in boots]
-    assert table.loc["linear CKA", "ci_lo"] == pytest.approx(np.percentile(cka_boot, 2.5), abs=1e-6)
-    assert table.loc["linear CKA", "ci_hi"] == pytest.approx(np.percentile(cka_boot, 97.5), abs=1e-6)
+    # CKA: half-samples without replacement (delete-n/2 jackknife), estimate ± 1.96 sd
+    sd = np.std([linear_cka(x[h], y[h]) for h in halves], ddof=1)
+    value = linear_cka(x, y)
+    assert table.loc["linear CKA", "ci_lo"] == pytest.approx(value - 1.959964 * sd, abs=2e-4)
+    assert table.loc["linear CKA", "ci_hi"] == pytest.approx(value + 1.959964 * sd, abs=2e-4)
+    assert table.loc["linear CKA", "ci_lo"] < table.loc["linear CKA", "value"] < table.loc["linear CKA", "ci_hi"]
+    # per-item scores: percentile bootstrap of the mean (here the per-row cosine)
+    cos = np.sum(x * y, 1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)
+    boot = [cos[b].mean() for b in boots]
+    assert table.loc["mean cosine", "ci_lo"] == pytest.approx(np.percentile(boot, 2.5), abs=1e-6)
     shown = res.metrics.set_index(["metric", "modality"])["after"]
     for name in brute:
         assert table.loc[name, "value"] == pytest.approx(shown[(name, res.scored.modalities[0])], abs=1e-5), name
