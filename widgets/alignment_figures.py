@@ -88,12 +88,12 @@ def metrics_figure(metrics: pd.DataFrame) -> dict[str, Any]:
 
 
 def calibration_figure(table: pd.DataFrame | None, *, note: str = "computing in the background…") -> dict[str, Any]:
-    """Each score after the map with its bootstrap 95 % interval, over its permutation null's 95 % band (grey).
+    """Each score after the map with its 95 % interval, over its permutation null's 95 % band (grey).
 
     Without a table it is a placeholder that says ``note``.
     """
-    title = ("Is it more than chance?<br><sup>after the map, with its bootstrap 95 % interval; grey: the "
-             "null band<br>(95 % of scores with B's rows shuffled)</sup>")
+    title = ("Is it more than chance?<br><sup>after the map, with its 95 % interval (bootstrap; CKA: half-samples);"
+             "<br>grey: the null band, 95 % of scores with B's rows shuffled</sup>")
     if table is None or table.empty:
         return empty_figure(title, note, height=380)
     t = table.iloc[::-1]
