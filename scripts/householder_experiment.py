@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(study_dir("householder")))
     p.add_argument("--merge", action="store_true", help="combine the per-seed files into results.json")
+    p.add_argument("--within-span-only", type=int, default=None, metavar="ROTATIONS",
+                   help="score only the within-span control, with this many random rotations per seed and rank; "
+                        "writes within_span_seed<s>.json, whose rows replace that seed's within-span rows on --merge")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.merge:
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     train = make_shapes(d["n_train"], seed=d["train_seed"])
     held = make_shapes(d["n_held_out"], seed=d["held_out_seed"])
     reg = load_regressor(out / "regressor.safetensors")
+    if args.within_span_only is not None:
+        PRESETS["within_span_rotations"] = int(args.within_span_only)
     for seed in args.seeds:
         t0 = time.time()
         G, D, meta = load_gan(out / f"gan_seed{seed}.safetensors", device="cpu")
@@ -56,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         def report(frac, msg="", **_):
             print(f"[{frac:5.1%}] {msg} ({time.time() - t0:.0f} s)", flush=True)
 
+        variants = ("within_span",) if args.within_span_only is not None else None
         res = evaluate_seed(G, D, reg, train, held, seed=seed, pretrain_steps=steps, ranks=tuple(args.ranks),
-                            progress=report)
+                            progress=report, **({"variants": variants} if variants else {}))
+        if variants:
+            extra = {"seed": seed, "rotations": args.within_span_only, "directions": res["directions"],
+                     "seconds": {**res["seconds"], "total": round(time.time() - t0, 1)}}
+            (out / f"within_span_seed{seed}.json").write_text(json.dumps(extra, indent=1, default=float))
+            print(f"seed {seed}: wrote within_span_seed{seed}.json in {time.time() - t0:.0f} s", flush=True)
+            continue
         if seed == 0:
             for rank, Gft in res["finetuned"].items():
                 save_gan(out / f"gan_seed0_rank{rank}_finetuned.safetensors", Gft, seed=seed,
@@ -85,6 +97,12 @@ def merge(out: Path) -> int:
     if not parts:
         raise SystemExit(f"no results_seed<s>.json in {out}")
     directions = pd.DataFrame([r for p in parts for r in p["directions"]])
+    rotations = {}
+    for path in sorted(out.glob("within_span_seed*.json")):  # more rotations of the control replace the one
+        extra = json.loads(path.read_text())
+        keep = ~((directions["seed"] == extra["seed"]) & (directions["variant"] == "within_span"))
+        directions = pd.concat([directions[keep], pd.DataFrame(extra["directions"])], ignore_index=True)
+        rotations[str(extra["seed"])] = extra["rotations"]
     generators = pd.DataFrame([r for p in parts for r in p["generators"]])
     gen_summary = summarise(generators, keys=("generator", "rank"))
     dir_summary = summarise(directions)
@@ -107,7 +125,7 @@ def merge(out: Path) -> int:
         "ranks": first["ranks"], "regressor_heldout": first["regressor_heldout"],
         "directions": directions.to_dict(orient="records"), "generators": generators.to_dict(orient="records"),
         "summary": dir_summary.to_dict(orient="records"), "generator_summary": gen_summary.to_dict(orient="records"),
-        "paired": paired, "sensitivity_seed0": first["sensitivity"],
+        "paired": paired, "sensitivity_seed0": first["sensitivity"], "within_span_rotations": rotations,
         "seconds": {str(p["seed"]): p["seconds"] for p in parts},
     }
     (out / "results.json").write_text(json.dumps(result, indent=1, default=float))
