@@ -64,7 +64,7 @@ GROUPS = {"O(d) reflections": True, "SO(d) rotations": False}
 RETRAINED = "Toy CLIPs retrained in this session"
 LOCAL = "local folder"
 ENCODER_CHOICES = [*ENCODERS, LOCAL]
-TEXT_SOURCES = {"default corpus (stdlib documents)": "default", "uploaded .txt (one per line)": "upload"}
+TEXT_SOURCES = {"default corpus": "default", "uploaded .txt": "upload"}
 RETRAIN_PAIR = PRESETS[PRESETS["page"]["retrain"]]
 # The map control's labels -> map types: the MLP trains for seconds, and the label says so.
 MAP_LABELS = {"orthogonal": "orthogonal", "linear": "linear", "ridge (CV)": "ridge", "mlp (background)": "mlp"}
@@ -146,7 +146,7 @@ class AlignmentView(StudyView):
     folder_a = param.String(default="", label="Model folder A", doc="Only with 'local folder': its path.")
     folder_b = param.String(default="", label="Model folder B", doc="Only with 'local folder': its path.")
     texts_source = param.Selector(objects=list(TEXT_SOURCES), default=next(iter(TEXT_SOURCES)), label="Documents",
-                                  doc="The default corpus (stdlib documents) or an uploaded .txt file, one "
+                                  doc="The default corpus (2,158 stdlib documents) or an uploaded .txt file, one "
                                       "document per line.")
     max_texts = param.Integer(default=600, bounds=(20, 5000), label="At most this many documents",
                               doc="The first documents are embedded; e5 runs at a few documents per second here.")
@@ -245,7 +245,7 @@ class AlignmentView(StudyView):
         p = cls.param
         name = SOURCES[p.source.default]
         data = shared_shipped(name)
-        cls.default_fit()
+        shared_calibration(cls.default_fit(), should_stop=should_stop, **PRESETS["calibration"])  # a fresh page's
         shipped_sweep(name, center=p.center.default, progress=progress, should_stop=should_stop,
                       **cls._sweep_options(cls._default_scoring()))
         # Note [what a control recomputes]: every position of the anchor slider under the default
