@@ -318,6 +318,7 @@ def test_anchor_slider_uses_the_memoised_fit_and_scores_only_the_map(view, monke
     assert view.curve_rows is rows and moved["data"] is curve["data"]  # the marker moves; the traces are kept
     assert moved["layout"]["shapes"][0]["x0"] == 4
     view.centered_scoring = False  # the raw frame: the "before" scores no longer depend on the anchors
+    view.curve_job.wait()  # the sweep this switch started fits in the background; let it finish first
     calls.update(fit=0, score=0)
     view.n_anchor_classes = 5
     assert calls == {"fit": 1, "score": 1}
