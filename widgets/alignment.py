@@ -75,6 +75,7 @@ assert tuple(MAP_LABELS.values()) == MAP_TYPES and tuple(PROJECTION_LABELS.value
 # runs in the fit job (the figures keep the last result meanwhile); the MLP always does.
 HEAVY_DIM = 128
 PAGE_FITS_MAX = 24  # fits of pairs that are not shared (uploads, retrained), kept per page
+CALIBRATION_DELAY_S = 0.4  # Note [calibration waits]
 
 
 SCORING = ("normalize", "centered_scoring", "center_second", "semi_orthogonal")  # run_alignment's pipeline switches
@@ -290,7 +291,15 @@ class AlignmentView(StudyView):
 
     def _controls(self, data: AlignmentData, n_anchor: int | None = None) -> dict[str, Any]:
         n = self.n_anchor_classes if n_anchor is None else n_anchor
-        return _fit_controls(n, self.map_type, self.center, self.group, self.seed, **self._scoring())
+        scoring = self._scoring()
+        # Switches that cannot change this pair's map are keyed as their defaults, so flipping
+        # them reads the memo: the polar factor is the least-squares map unless A is wider than B,
+        # and a pair without a second modality has nothing for center_second to move.
+        if data.dim <= data.dim_y:
+            scoring["semi_orthogonal"] = "least_squares"
+        if not data.has_second:
+            scoring["center_second"] = False
+        return _fit_controls(n, self.map_type, self.center, self.group, self.seed, **scoring)
 
     @param.depends("data", watch=True)
     def _on_data(self) -> None:
@@ -472,6 +481,14 @@ class AlignmentView(StudyView):
         settings = PRESETS["calibration"]
 
         def work(progress, should_stop):
+            # Note [calibration waits]: the permutations start a moment after the fit's figures went
+            # out, so on a two-core machine they do not compete with the browser drawing them; a
+            # control moved again meanwhile stops this run before it has computed anything.
+            deadline = time.monotonic() + CALIBRATION_DELAY_S
+            while time.monotonic() < deadline:
+                if should_stop():
+                    return None
+                time.sleep(0.02)
             return shared_calibration(res, progress=progress, should_stop=should_stop, **settings)
 
         def done(table):
@@ -592,8 +609,7 @@ class AlignmentView(StudyView):
         text = (head + f" The best orthogonal map includes a reflection; SO(d) flips its weakest direction "
                 f"(σ_min = {sv[-1]:.3g}), which costs {cost:.1%} of the fit on the anchors.")
         other_group = next(g for g, refl in GROUPS.items() if refl != aligner.allow_reflection)
-        other = self._cached_fit(data, _fit_controls(self.n_anchor_classes, res.map_type, self.center, other_group,
-                                                     self.seed, **self._scoring()))
+        other = self._cached_fit(data, {**self._controls(data), "allow_reflection": GROUPS[other_group]})
         if other is not None:
             key = ("retrieval top-1 (instance)", data.modalities[0])
             mine = res.metrics.set_index(["metric", "modality"]).loc[key, "after"]
@@ -867,10 +883,15 @@ class AlignmentView(StudyView):
                              "transformers model saved on this server)")
         return str(confine(folder.strip(), allowed_dirs()))  # Note [confined paths]
 
-    def _texts(self) -> list[str]:
+    def _texts(self) -> list[str] | None:
+        """The uploaded documents (checked here, beside the card), or None for the default corpus.
+
+        The default corpus is read in the job: parsing the standard library's docstrings the
+        first time takes seconds, which the click must not wait for.
+        """
         n = int(self.max_texts)
         if TEXT_SOURCES[self.texts_source] == "default":
-            return encoder_corpus()["text"].tolist()[:n]
+            return None
         if not self.text_file.value:
             raise ValueError("file: choose a .txt file (one document per line) first, or use the default corpus")
         return read_texts(self.text_file.value, filename=self.text_file.filename, max_bytes=MAX_UPLOAD_BYTES)[:n]
@@ -888,11 +909,14 @@ class AlignmentView(StudyView):
         if prepared is None:
             return False
         enc_a, enc_b, texts = prepared
-        label = f"Your encoders: {self.encoder_a} vs {self.encoder_b} ({len(texts)} documents)"
+        n_max = int(self.max_texts)
+        what = f"{len(texts)} documents" if texts is not None else f"the first {n_max} default documents"
+        label = f"Your encoders: {self.encoder_a} vs {self.encoder_b} ({what})"
 
         def work(progress, should_stop):
             try:
-                return embed_pair(enc_a, enc_b, texts, name="your encoders", progress=progress,
+                docs = texts if texts is not None else encoder_corpus()["text"].tolist()[:n_max]
+                return embed_pair(enc_a, enc_b, docs, name="your encoders", progress=progress,
                                   should_stop=should_stop)
             except (ValueError, TypeError, ImportError, OSError) as exc:
                 return exc

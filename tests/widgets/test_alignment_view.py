@@ -568,5 +568,6 @@ def test_your_own_model_embeds_the_corpus_into_a_new_source_and_names_bad_input(
     view.embed_job.wait(timeout=120)
     view.fit_job.wait(timeout=120)  # 256 dimensions: the new source is fitted in the background first
     assert view.data is not shown and view.data.n == 40 and view.source.startswith("Your encoders")
+    assert "40" in view.source
     view.texts_source = next(k for k, v in page.TEXT_SOURCES.items() if v == "upload")
     assert view.embed_models() is False and ".txt" in view.embed_job.errors.message
