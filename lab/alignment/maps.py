@@ -454,14 +454,15 @@ class LinearMapAligner:
 
 
 # ----------------------------------------------------------------------------- ridge
-class RidgeCVAligner:
+class RidgeCVAligner(LinearMapAligner):
     """The ridge map argmin_W ||Xc W - Yc||^2 + alpha ||W||^2, alpha chosen by k-fold cross-validation.
 
     The baseline beside the minimum-norm least-squares map: with about as many anchors as
     dimensions, plain least squares interpolates noise and its held-out error peaks (the dip
     near n = d); a ridge map with a cross-validated alpha does not, so "orthogonal beats
     linear" is judged against this map too. One alpha serves every output column (the one
-    with the lowest mean squared error over the folds, each fold weighted equally).
+    with the lowest mean squared error over the folds, each fold weighted equally). It is a
+    :class:`LinearMapAligner` with its own fit: ``transform`` and ``matrix_`` are that class's.
 
     Parameters
     ----------
@@ -554,19 +555,6 @@ class RidgeCVAligner:
         self.weight_, self.mean_x_, self.mean_y_ = W, mx, my
         self.n_samples_ = n
         return self
-
-    def transform(self, X: Any) -> torch.Tensor:
-        """(n, d_x) -> (n, d_y): (X - mean_x_) @ weight_ + mean_y_."""
-        check_fitted(self, "weight_", fit_call="fit(X, Y)")
-        X = as_tensor(X, name="X", device=self.device)
-        check_finite("X", check_matrix("X", X, cols=self.weight_.shape[0]))
-        return (X - self.mean_x_.to(X)) @ self.weight_.to(X) + self.mean_y_.to(X)
-
-    @property
-    def matrix_(self) -> torch.Tensor:
-        """(d_x, d_y): the linear part of the map."""
-        check_fitted(self, "weight_", fit_call="fit(X, Y)")
-        return self.weight_
 
 
 # ----------------------------------------------------------------------------- MLP
