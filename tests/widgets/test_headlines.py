@@ -54,6 +54,13 @@ def test_the_alignment_headline_matches_a_fresh_fit(fresh):
     inst = m.loc[("retrieval top-1 (same caption)", "image")]  # the well-posed image score of the toy pair
     assert f"from **{inst['before']:.0%} to {inst['after']:.0%}**" in head.text and "same caption" in head.text
     assert "near perfect" not in head.text
+    # the real encoder pairs' best whole-pool retrieval, read from the shipped report
+    report = json.loads((headlines.study_dir("alignment") / "encoder_report.json").read_text())["pairs"]
+    best = max(r["top1_after_mean"] for rep in report.values() for r in rep["curve"]
+               if r["map_type"] == "orthogonal" and r["n_anchors"] == rep["pool"])
+    assert f"**{best:.1%}**" in head.text
+    assert head.figure["data"][0]["x"] == ["image, same caption", "image, class", "text (image map)"]
+    assert len(head.figure["data"][0]["y"]) == 3 and len(head.figure["data"][1]["y"]) == 3
 
 
 def test_a_study_without_results_says_so(fresh, tmp_path, monkeypatch):
