@@ -322,7 +322,9 @@ class AlignmentView(StudyView):
         m1, m2 = data.modalities
         second = f", plus {data.x2.shape[0]} {m2} items embedded by both" if data.has_second else ""
         classes = f"; {data.n_classes} classes" if data.labels is not None else ""
-        return (f"**{data.description or data.name}**  \n{data.n} paired {m1} items in {data.dim} dimensions"
+        dims = (f"{data.dim} dimensions" if data.same_width
+                else f"{data.dim} (space A) and {data.dim_y} (space B) dimensions")
+        return (f"**{data.description or data.name}**  \n{data.n} paired {m1} items in {dims}"
                 f"{second}; {int(data.train_mask.sum())} may be anchors, {int((~data.train_mask).sum())} are held "
                 f"back for scoring{classes}.  \nSpace A: {data.spaces[0]}. Space B: {data.spaces[1]}.  \n"
                 f"Fitting and scoring run on: {describe_device()}.")
