@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from lab.checks import as_array, check_float, check_int
 from lab.householder.edits import direction_scales, edit_ws, sample_ws, traverse_ws
 from lab.householder.gan import StyleGenerator, to_unit
+from lab.householder.model import image_trunk
 from lab.householder.scoring import _codes_and_factors, predict_factors, purity
 from lab.householder.shapes import FACTORS
 from lab.seeding import seeded_init
@@ -170,11 +171,7 @@ class CodeEncoder(nn.Module):
     def __init__(self, codes: int, channels: int = 16) -> None:
         super().__init__()
         c = channels
-        self.conv = nn.Sequential(
-            nn.Conv2d(3, c, 3, stride=2, padding=1), nn.ReLU(),  # 16x16
-            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # 8x8
-            nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # 4x4
-        )
+        self.conv = image_trunk(c)
         self.head = nn.Sequential(nn.Linear(2 * c * 16, 128), nn.ReLU(), nn.Linear(128, codes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

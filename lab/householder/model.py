@@ -15,6 +15,17 @@ from lab.householder.shapes import N_SHAPES
 __all__ = ["FactorRegressor"]
 
 
+
+def image_trunk(channels: int) -> nn.Sequential:
+    """(n, 3, 32, 32) -> (n, 2 * channels, 4, 4): three stride-2 convolutions, shared by the image encoders."""
+    c = channels
+    return nn.Sequential(
+        nn.Conv2d(3, c, 3, stride=2, padding=1), nn.ReLU(),  # 16x16
+        nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # 8x8
+        nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # 4x4
+    )
+
+
 class FactorRegressor(nn.Module):
     """images (n, 3, 32, 32) in [0, 1] -> (continuous factors normalised to [0, 1] (n, 5), shape logits (n, 3)).
 
@@ -24,11 +35,7 @@ class FactorRegressor(nn.Module):
     def __init__(self, channels: int = 16) -> None:
         super().__init__()
         c = channels
-        self.conv = nn.Sequential(
-            nn.Conv2d(3, c, 3, stride=2, padding=1), nn.ReLU(),  # 16x16
-            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # 8x8
-            nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),  # 4x4
-        )
+        self.conv = image_trunk(c)
         self.fc = nn.Linear(2 * c * 16, 64)
         self.out = nn.Linear(64, 5 + N_SHAPES)
 
